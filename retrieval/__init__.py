@@ -1,0 +1,1 @@
+"""Catalog items, embeddings, the Chroma store and hybrid search."""

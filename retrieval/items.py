@@ -1,0 +1,146 @@
+"""The catalog item and its validation from loose rows (JSONL, CSV, importers)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+CATEGORY_SEP = " > "
+MAX_TEXT = 20_000  # characters kept of a description; longer text only slows embedding
+
+
+@dataclass(frozen=True)
+class Item:
+    """One catalog product. `category` is a path joined by " > " (e.g. "Tools > Drills")."""
+
+    item_id: str
+    title: str
+    category: str = ""
+    brand: str | None = None
+    price: float | None = None
+    description: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def category_path(self) -> list[str]:
+        """The category levels, most general first."""
+        return [c for c in self.category.split(CATEGORY_SEP) if c]
+
+    @property
+    def top_category(self) -> str:
+        """The most specific useful category for grouping: level 1 when level 0 is a root like a store name."""
+        path = self.category_path
+        return path[1] if len(path) > 1 else (path[0] if path else "")
+
+    def text(self) -> str:
+        """The text we embed and index lexically: title first, it matters most."""
+        parts = [self.title]
+        if self.brand:
+            parts.append(f"Brand: {self.brand}.")
+        if self.category:
+            parts.append(f"Category: {self.category}.")
+        if self.attributes:
+            parts.append(" ".join(f"{k}: {v}." for k, v in self.attributes.items()))
+        if self.description:
+            parts.append(self.description)
+        return " ".join(parts)
+
+    def content_hash(self) -> str:
+        """Stable fingerprint of everything stored; re-ingest skips rows whose hash is unchanged."""
+        payload = json.dumps(item_to_dict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha1(payload.encode()).hexdigest()[:16]
+
+    def summary(self) -> str:
+        """A one-line description for prompts and logs."""
+        price = f"${self.price:.2f}" if self.price is not None else "price n/a"
+        brand = f"{self.brand} " if self.brand else ""
+        return f"[{self.item_id}] {brand}{self.title} ({self.top_category or 'uncategorised'}, {price})"
+
+
+class InvalidRow(ValueError):
+    """A catalog row that cannot become an Item; the message says why."""
+
+
+_KNOWN = {"id", "item_id", "title", "name", "category", "brand", "price", "description", "attributes"}
+
+
+def item_from_row(row: Mapping[str, Any]) -> Item:
+    """Build an Item from a loose mapping (generic format); raise InvalidRow with the reason."""
+    if not isinstance(row, Mapping):
+        raise InvalidRow(f"expected an object, got {type(row).__name__}")
+    item_id = _clean(row.get("item_id", row.get("id")))
+    if not item_id:
+        raise InvalidRow("missing 'id'")
+    if len(item_id) > 256:
+        raise InvalidRow("'id' longer than 256 characters")
+    title = _clean(row.get("title", row.get("name")))
+    if not title:
+        raise InvalidRow("missing 'title'")
+    category = row.get("category") or ""
+    if isinstance(category, (list, tuple)):
+        category = CATEGORY_SEP.join(_clean(c) for c in category if _clean(c))
+    category = CATEGORY_SEP.join(p.strip() for p in str(category).replace("|", ">").split(">") if p.strip())
+    attributes = row.get("attributes") or {}
+    if isinstance(attributes, str):
+        try:
+            attributes = json.loads(attributes)
+        except json.JSONDecodeError as e:
+            raise InvalidRow(f"'attributes' is not a JSON object: {e.msg}") from None
+    if not isinstance(attributes, Mapping):
+        raise InvalidRow("'attributes' must be an object of name -> value")
+    extra = {k: v for k, v in row.items() if k not in _KNOWN and v not in (None, "")}
+    attrs = {str(k): _clean(v) for k, v in {**extra, **attributes}.items() if _clean(v)}
+    return Item(
+        item_id=item_id,
+        title=title[:500],
+        category=category,
+        brand=_clean(row.get("brand")) or None,
+        price=parse_price(row.get("price")),
+        description=_clean(row.get("description"))[:MAX_TEXT],
+        attributes=attrs,
+    )
+
+
+def parse_price(value: Any) -> float | None:
+    """Parse "$1,299.00", 12, "" into a non-negative float or None; raise InvalidRow on nonsense."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidRow(f"price is not a number: {value!r}")
+    if isinstance(value, (int, float)):
+        price = float(value)
+    else:
+        text = str(value).strip().replace("$", "").replace(",", "").replace("USD", "").strip()
+        if not text:
+            return None
+        try:
+            price = float(text)
+        except ValueError:
+            raise InvalidRow(f"price is not a number: {value!r}") from None
+    if math.isnan(price) or math.isinf(price) or price < 0:
+        raise InvalidRow(f"price must be a non-negative number: {value!r}")
+    return round(price, 2)
+
+
+def item_to_dict(item: Item) -> dict[str, Any]:
+    """The generic-format row of an item (inverse of item_from_row)."""
+    return {
+        "id": item.item_id,
+        "title": item.title,
+        "category": item.category,
+        "brand": item.brand,
+        "price": item.price,
+        "description": item.description,
+        "attributes": dict(item.attributes),
+    }
+
+
+def _clean(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_clean(v) for v in value if _clean(v))
+    return " ".join(str(value).split())
