@@ -36,11 +36,11 @@ AMAZON_DEPARTMENTS = [
 class RowError:
     """A catalog row that was skipped: where it is and why."""
 
-    line: int
+    line: int  # 1-based line in the file; 0 when the problem is not tied to one line
     reason: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+        return f"line {self.line}: {self.reason}" if self.line > 0 else self.reason
 
 
 def read_catalog_file(path: Path) -> Iterator[Item | RowError]:
