@@ -24,6 +24,7 @@ MAX_QUERY_CHARS = 2_000  # longer queries are cut: MiniLM reads 128 word pieces 
 EXACT_FILTER_ROWS = 25_000  # filters matching at most this many rows are searched exactly in memory
 VECTOR_WEIGHT = 1.0  # hybrid score = VECTOR_WEIGHT * cosine + LEXICAL_WEIGHT * bm25 / best bm25
 LEXICAL_WEIGHT = 0.5  # tuned on exact-name queries (brand + model number) without hurting semantic queries
+MODEL_NUMBER_WEIGHT = 1.2  # lexical weight when the query holds a known model-number-like token ("DW4524")
 _MODEL_NO = re.compile(r"\b[0-9A-Za-z]+(?:[-/.][0-9A-Za-z]+)+\b")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _STOP = frozenset(
@@ -156,7 +157,7 @@ class CatalogIndex:
             lex = lexical[rows_arr] / lexical[rows_arr].max()
         else:
             lex = np.zeros(len(rows_arr))
-        scores = VECTOR_WEIGHT * cos + LEXICAL_WEIGHT * lex
+        scores = VECTOR_WEIGHT * cos + self._lexical_weight(query) * lex
         order = np.argsort(-scores)[:k]
         return [ScoredItem(self.items[rows_arr[o]], float(scores[o]), float(cos[o]), float(lex[o])) for o in order]
 
@@ -242,6 +243,11 @@ class CatalogIndex:
             return hits
         rows = np.flatnonzero(allowed) if allowed is not None else np.arange(len(self.items))
         return _top_rows(rows, self.embeddings[rows] @ vector, k)
+
+    def _lexical_weight(self, query: str) -> float:
+        """Trust the lexical side more when the query names a model number the catalog knows."""
+        coded = [t for t in lexical_tokens(query) if len(t) >= 3 and any(c.isdigit() for c in t)]
+        return MODEL_NUMBER_WEIGHT if any(t in self.vocabulary for t in coded) else LEXICAL_WEIGHT
 
     def _lexical_scores(self, query: str) -> np.ndarray | None:
         tokens = [t for t in lexical_tokens(query) if t in self.vocabulary]

@@ -1,0 +1,89 @@
+"""Dialogue state: what the shopper said and did, serialisable to JSON to store and resume sessions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from retrieval.items import Item
+
+FeedbackKind = Literal["like", "reject", "owned"]
+
+
+@dataclass
+class Preference:
+    """One stated preference: attribute is "category", "brand", "max_price", "min_price", "must_have", ..."""
+
+    attribute: str
+    value: str
+    wanted: bool = True  # False: a dislike ("no Acme", "not plastic")
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A recommended item with the reason shown to the shopper."""
+
+    item: Item
+    score: float
+    reason: str
+    explore: bool = False  # chosen by exploration rather than the best-known interest
+
+
+@dataclass
+class Turn:
+    """One message in the conversation. Assistant turns may carry picks and a question."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    picks: list[Pick] = field(default_factory=list)
+    question: str | None = None  # the preference question asked, if any
+
+
+@dataclass
+class DialogueState:
+    """Everything the agent knows about the shopper in this session."""
+
+    preferences: list[Preference] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)  # item ids bought before (returning customer)
+    liked: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    owned: list[str] = field(default_factory=list)
+    shown: list[str] = field(default_factory=list)  # item ids already recommended in this session
+    asked: list[str] = field(default_factory=list)  # attributes already asked about
+    query: str = ""  # the running free-text description of what the shopper wants
+    turn_count: int = 0
+    bandit: dict[str, list[float]] = field(default_factory=dict)  # category -> [alpha, beta] for Thompson sampling
+
+    def excluded(self) -> set[str]:
+        """Items never to recommend again (rejected or owned), plus already shown ones."""
+        return set(self.rejected) | set(self.owned) | set(self.shown)
+
+
+@dataclass
+class Session:
+    """A conversation: its id, state and turns. `to_json`/`from_json` round-trip it exactly."""
+
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    state: DialogueState = field(default_factory=DialogueState)
+    turns: list[Turn] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        """Serialise for storage (SQLite, files)."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Session":
+        """Inverse of to_json."""
+        raw = json.loads(text)
+        state = raw.get("state", {})
+        state["preferences"] = [Preference(**p) for p in state.get("preferences", [])]
+        return cls(session_id=raw["session_id"], state=DialogueState(**state),
+                   turns=[_turn(t) for t in raw.get("turns", [])])
+
+
+def _turn(raw: dict[str, Any]) -> Turn:
+    picks = [Pick(item=Item(**p["item"]), score=p["score"], reason=p["reason"], explore=p.get("explore", False))
+             for p in raw.get("picks", [])]
+    return Turn(role=raw["role"], text=raw["text"], picks=picks, question=raw.get("question"))
