@@ -1,0 +1,151 @@
+"""The `convrec` command: ingest, search, demo, chat, serve, train, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from agent.config import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `convrec` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["train"], ["eval"]):  # these parse their own flags
+        return _forward(argv[0], argv[1:])
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env(
+        collection=getattr(args, "collection", None),
+        chroma_dir=getattr(args, "chroma_dir", None),
+        chroma_host=getattr(args, "chroma_host", None),
+        chroma_port=getattr(args, "chroma_port", None),
+        data_dir=getattr(args, "data", None),
+        llm_backend=getattr(args, "llm", None),
+        mode=getattr(args, "mode", None),
+    )
+    try:
+        return args.run(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="convrec", description="Conversational recommender for e-commerce.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--collection", help="catalog (Chroma collection) name; default: demo")
+        sp.add_argument("--chroma-dir", type=Path, help="embedded Chroma folder; default: var/chroma")
+        sp.add_argument("--chroma-host", help="use a Chroma server at this host instead of the folder")
+        sp.add_argument("--chroma-port", type=int, help="Chroma server port; default 8000")
+        sp.add_argument("--data", type=Path, help="shared datasets folder; default ../shared/data")
+
+    sp = sub.add_parser("ingest", help="add or update a catalog: a .jsonl/.csv file, or demo|amazon|redial")
+    common(sp)
+    sp.add_argument("source", help="catalog file, or the name of a built-in catalog: demo, amazon, redial")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(run=_ingest)
+
+    sp = sub.add_parser("search", help="search the catalog (hybrid: meaning + exact names)")
+    common(sp)
+    sp.add_argument("query", nargs="?", help="what to look for; omit for an interactive prompt")
+    sp.add_argument("-k", type=int, default=5)
+    sp.add_argument("--category", action="append", default=[])
+    sp.add_argument("--brand", action="append", default=[])
+    sp.add_argument("--min-price", type=float)
+    sp.add_argument("--max-price", type=float)
+    sp.add_argument("--json", action="store_true", help="print JSON lines")
+    sp.set_defaults(run=_search)
+
+    for name, helptext in (("demo", "build the demo catalog if needed and open the chat UI"),
+                           ("chat", "open the chat UI (or --cli for the terminal)"),
+                           ("serve", "run the HTTP API for customer-service bots")):
+        sp = sub.add_parser(name, help=helptext)
+        common(sp)
+        sp.add_argument("--llm", choices=["local", "openai", "none"], help="language model backend")
+        sp.add_argument("--mode", choices=["auto", "guided", "agentic"])
+        sp.add_argument("--host")
+        sp.add_argument("--port", type=int)
+        if name != "serve":
+            sp.add_argument("--cli", action="store_true", help="chat in the terminal instead of the browser")
+        sp.set_defaults(run=_surface)
+
+    sub.add_parser("train", help="train the interest model (see `convrec train --help`)")
+    sub.add_parser("eval", help="run the offline evaluation and write a report (see `convrec eval --help`)")
+    return p
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.catalog import ingest, location
+
+    report = ingest(settings, args.source, progress=not args.quiet)
+    for err in report.errors[:50]:
+        print(f"rejected: {err}", file=sys.stderr)
+    if len(report.errors) > 50:
+        print(f"... and {len(report.errors) - 50} more rejected rows", file=sys.stderr)
+    print(f"{location(settings).describe()}: {report.summary()}")
+    return 0
+
+
+def _search(args: argparse.Namespace, settings: Settings) -> int:
+    from agent.catalog import open_catalog
+    from retrieval.search import Filters
+
+    index = open_catalog(settings)
+    filters = Filters(categories=tuple(args.category), brands=tuple(args.brand),
+                      min_price=args.min_price, max_price=args.max_price)
+    queries = [args.query] if args.query is not None else _prompt_lines("search> ")
+    for query in queries:
+        for hit in index.search(query, filters, k=args.k):
+            if args.json:
+                print(json.dumps({"id": hit.item.item_id, "title": hit.item.title, "price": hit.item.price,
+                                  "category": hit.item.category, "score": round(hit.score, 4)}))
+            else:
+                print(f"{hit.score:5.2f}  {hit.item.summary()}")
+    return 0
+
+
+def _surface(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    if args.command == "serve":
+        from ui.api import serve
+
+        return serve(settings)
+    if getattr(args, "cli", False):
+        from ui.terminal import run_terminal_chat
+
+        return run_terminal_chat(settings)
+    from ui.chat import launch
+
+    return launch(settings)
+
+
+def _forward(command: str, argv: list[str]) -> int:
+    if command == "train":
+        from training.train import main as train_main
+
+        return train_main(argv)
+    from evals.report import main as eval_main
+
+    return eval_main(argv)
+
+
+def _prompt_lines(prompt: str):
+    while True:
+        try:
+            line = input(prompt)
+        except EOFError:
+            return
+        if line.strip():
+            yield line
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
