@@ -1,0 +1,90 @@
+"""Quality metrics on hand-made cases with known answers, and the movie prior on a hand-made catalog."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.state import Pick, Session, Turn
+from evals.metrics import (QualityTally, grounded, intra_list_diversity, latency_percentiles,
+                           mean_turns_to_success, novelty_bits, recall_at_k, rerecommended, success_at, tally_session)
+from retrieval.items import Item
+from retrieval.search import Filters
+from training.movies import MixWeights, MovieInfo, fit_movie_prior, tune_weights
+
+DRILL = Item("d1", "Voltmark VM-1820 18V Cordless Drill Driver", "Tools > Drills", "Voltmark", 79.99,
+             "Compact cordless drill driver.", {"voltage": "18V"})
+
+
+def test_success_curve_turns_and_recall() -> None:
+    firsts = [1, 3, None, 2]
+    assert success_at(firsts, range(1, 4)) == {1: 0.25, 2: 0.5, 3: 0.75}
+    assert mean_turns_to_success(firsts) == 2.0
+    assert mean_turns_to_success([None]) is None
+    assert recall_at_k([["a", "b"], ["c", "d"]], ["b", "x"], 1) == 0.0
+    assert recall_at_k([["a", "b"], ["c", "d"]], ["b", "x"], 2) == 0.5
+
+
+def test_groundedness_needs_numbers_and_names_from_the_item_or_the_shopper() -> None:
+    assert grounded(Pick(DRILL, 1.0, "Voltmark 18V drill, fits your budget"), DRILL, "")
+    assert not grounded(Pick(DRILL, 1.0, "A 24V Voltmark drill"), DRILL, "")  # 24 is not a fact of the item
+    assert not grounded(Pick(DRILL, 1.0, "Made by Makita"), DRILL, "")  # invented brand
+    assert grounded(Pick(DRILL, 1.0, "Under your $100 limit"), DRILL, "my budget is $100")
+    assert not grounded(Pick(DRILL, 1.0, "anything"), None, "")
+
+
+def test_diversity_novelty_latency() -> None:
+    same = np.array([[1.0, 0.0], [1.0, 0.0]])
+    orthogonal = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert intra_list_diversity(same) == pytest.approx(0.0)
+    assert intra_list_diversity(orthogonal) == pytest.approx(1.0)
+    assert intra_list_diversity(same[:1]) == 0.0
+    counts = {"pop": 98, "rare": 0}
+    assert novelty_bits("rare", counts, 98) > novelty_bits("pop", counts, 98)
+    assert novelty_bits("pop", counts, 98) == pytest.approx(-np.log2(99 / 100))
+    assert latency_percentiles([1.0, 2.0, 3.0, 4.0, 100.0]) == (3.0, pytest.approx(80.8))
+
+
+def test_rerecommended_rejections_counted_after_first_showing() -> None:
+    session = Session()
+    other = Item("d2", "Torqline drill", "Tools > Drills", "Torqline", 39.0)
+    session.turns += [Turn("user", "drill"), Turn("assistant", "", [Pick(DRILL, 1, "r"), Pick(other, 1, "r")]),
+                      Turn("user", "no"), Turn("assistant", "", [Pick(DRILL, 1, "r")]),
+                      Turn("assistant", "", [Pick(DRILL, 1, "r")])]
+    session.state.rejected = ["d1"]
+    assert rerecommended(session) == 2
+    session.state.rejected = ["d2"]
+    assert rerecommended(session) == 0
+
+
+def test_tally_counts_invented_items_and_violations(small_index) -> None:
+    real = small_index.items[0]
+    fake = Item("nope", "Imaginary Drill", real.category, real.brand, 1.0)
+    renamed = Item(real.item_id, "A different title", real.category)
+    session = Session()
+    session.turns += [Turn("user", "a drill under $40"),
+                      Turn("assistant", "here", [Pick(real, 1.0, "good"), Pick(fake, 1.0, "x"), Pick(renamed, 1, "y")])]
+    tally = QualityTally()
+    tally_session(tally, session, small_index, Filters(max_price=40.0), counts={real.item_id: 3})
+    out = tally.summary(catalog_categories=len({i.top_category for i in small_index.items}))
+    assert out["picks"] == 3
+    assert out["invented_item_rate"] == pytest.approx(2 / 3, abs=1e-4)
+    assert out["constraint_violation_rate"] == (1.0 if real.price is None or real.price > 40 else 0.0)
+    assert out["category_coverage"] > 0
+
+
+def test_movie_prior_learns_co_mentions_and_entities() -> None:
+    movies = [MovieInfo("a", ("horror",), ("Jane Doe",)), MovieInfo("b", ("horror",)), MovieInfo("c", ("comedy",)),
+              MovieInfo("d", ("comedy",), ("John Roe",))]
+    # Train dialogues: whoever mentions a, gets b recommended; c is just popular.
+    dialogues = [[(False, ["a"]), (True, ["b"])]] * 3 + [[(False, []), (True, ["c"])]] * 5
+    prior = fit_movie_prior(movies, dialogues)
+    sig = prior.signals(["a"], "something scary with John Roe")
+    assert sig["follow"].argmax() == 1 and sig["comention"].argmax() == 1
+    assert sig["popularity"].argmax() == 2
+    assert list(sig["genre"]) == [1.0, 1.0, 0.0, 0.0]  # "scary" -> horror
+    assert list(sig["person"]) == [0.0, 0.0, 0.0, 1.0]
+    excluded = np.array([True, False, False, False])
+    turns = [(sig, excluded, [1])] * 4 + [(prior.signals([], "funny"), np.zeros(4, bool), [2])]
+    weights, score = tune_weights(prior, turns, k=1)
+    assert score == 1.0 and isinstance(weights, MixWeights)
