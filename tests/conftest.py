@@ -59,9 +59,9 @@ def small_index(tmp_path: Path, embedder: Embedder) -> CatalogIndex:
     return _index_from(read_catalog_file(TEST_CATALOG), tmp_path / "small", embedder)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> CatalogIndex:
-    """The generated demo catalog (~1,200 items) in a fresh Chroma, once per test module."""
+    """The generated demo catalog (~1,200 items) in a fresh Chroma, once per test session; treat as read-only."""
     from retrieval.demo import generate_demo_catalog
 
     return _index_from(generate_demo_catalog(), tmp_path_factory.mktemp("demo"), embedder, "demo")
