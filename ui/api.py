@@ -137,19 +137,27 @@ class BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await self._refuse(send)
-        seen = 0
+        seen, too_large = 0, False
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _TooLarge()
+                too_large = True  # the app sees a disconnect; whatever it answers is replaced by our 413
+                return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message):
+            if not too_large:
+                await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large:
             await self._refuse(send)
 
     async def _refuse(self, send) -> None:
@@ -158,10 +166,6 @@ class BodyLimit:
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class Service:
