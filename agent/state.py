@@ -55,6 +55,9 @@ class DialogueState:
     query: str = ""  # the running free-text description of what the shopper wants
     turn_count: int = 0
     bandit: dict[str, list[float]] = field(default_factory=dict)  # category -> [alpha, beta] for Thompson sampling
+    pending_question: str = ""  # attribute of the question just asked ("price"), so "the second one" can be read
+    pending_options: list[str] = field(default_factory=list)  # the options that question offered, in order
+    notes: list[str] = field(default_factory=list)  # honest notes already told (e.g. "this catalog lists no prices")
 
     def excluded(self) -> set[str]:
         """Items never to recommend again (rejected or owned), plus already shown ones."""

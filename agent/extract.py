@@ -1,0 +1,375 @@
+"""Preference extraction: a deterministic parser over the catalog's own vocabulary, plus an optional LLM pass.
+
+The parser turns one shopper message into an `Update` (preferences to add, intents such as "just show me
+something") using only words the catalog knows (brands, category levels, attribute values) and price
+patterns, so its output is always valid against the catalog. An LLM's extraction is accepted only where it
+names catalog vocabulary too (`validate_llm_update`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from agent.state import Preference
+from retrieval.search import CatalogIndex
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+_GENERIC = frozenset(
+    "and the for with products product supplies supply accessories accessory equipment items item other "
+    "home improvement professional industrial scientific general misc tools tool kit kits parts part set sets "
+    "pet garden lawn office sports outdoor outdoors kitchen electronics".split())
+_NEGATORS = frozenset("no not without never avoid hate dislike non nothing exclude excluding".split())
+_BOOL_VALUES = frozenset({"yes", "no", "true", "false"})
+_UNITS = frozenset("kg g lb lbs oz l ml v w mm cm m in inch inches ft h hours hour min mah ah year years "
+                   "bar cups cup person people x gb tb".split())
+MONEY = r"(\d+(?:\.\d{1,2})?)"
+
+# Intent patterns; they only set flags, so a matching phrase never executes anything.
+INTENTS = {
+    "show_now": r"\bjust (show|recommend|give|pick)\b|\bshow me (something|anything|some|what you)|\bsurprise me\b|"
+                r"\bwhatever\b|\b(don'?t|do not) (really )?care\b|\bno preference\b|\banything (is|will be|works) "
+                r"(fine|ok)|\byou (choose|pick|decide)\b|\b(skip|no more) (the )?questions?\b|^\s*(any|either|anything)\s*[.!]*\s*$",
+    "different": r"\bsomething (else|different)\b|\bdifferent (ones?|options|items|picks|stuff)\b|\bother options\b|"
+                 r"\bshow me (others|other ones|more options)\b|\bnone of (these|those|them)\b|\bmore variety\b",
+    "see_again": r"\b(show|see) (them|those|these|it|the (previous|earlier|last) (ones|picks)) again\b|"
+                 r"\b(previous|earlier) (picks|suggestions|ones) again\b",
+    "reset": r"^\s*(actually|instead|never ?mind|forget (that|it|this|about)|start over|new search|change of plans?|"
+             r"scratch that)\b|\bstart over\b",
+    "greeting": r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|greetings)\b[\s!.,]*(there)?[\s!.,]*$",
+    "thanks": r"^\s*(thanks|thank you|cheers|great,? thanks)\b",
+    "injection": r"\b(ignore|disregard|forget|override) (all |any |the |your )?(previous|prior|above|earlier|system|"
+                 r"former)? ?(instructions|prompts?|rules|directions)\b|\bsystem prompt\b|\b(reveal|print|show|repeat|"
+                 r"tell me) (me )?(your|the) (instructions|prompt|rules|system)\b|\byou are now\b|\bdeveloper mode\b|"
+                 r"\bjailbreak\b|\bact as (a|an) (?!shopper)\b|\bpretend (to be|you are)\b",
+    "off_topic": r"\bweather\b|\btell me a joke\b|\bjoke\b|\bpoem\b|\bpresident\b|\belection\b|\bcapital of\b|"
+                 r"\bhomework\b|\btranslate\b|\bmeaning of life\b|\bwrite (me )?(a|an|some) (essay|story|code|program|"
+                 r"script|song)\b|\bstock (price|market)\b|\brecipe\b|\bfootball\b|\bwho (are|made) you\b",
+}
+_INTENT_RE = {k: re.compile(v, re.I) for k, v in INTENTS.items()}
+_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+             "fifth": 4, "5th": 4, "last": -1}
+_ORDINAL_RE = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\b(?: one| pick| item| option)?|"
+                         r"(?:#|number |no\. ?|option )([1-9])\b", re.I)
+_MORE_LIKE = re.compile(r"\b(more like|similar to|like the|something like|others like)\b", re.I)
+_LIKE = re.compile(r"\b(i (really )?(like|love)|looks (good|great)|(that|this)'?s? (nice|great|perfect))\b", re.I)
+_REJECT = re.compile(r"\b((don'?t|do not) (like|want|need)|not (a fan|interested|that|this|for me|what i)|no good|"
+                     r"hate|no to|remove|reject|nope|dislike)\b", re.I)
+_OWNED = re.compile(r"\b(already (have|own|got|bought)|i own|i have (that|this|the))\b", re.I)
+_CHEAP = re.compile(r"\b(cheap(er|est)?|inexpensive|affordable|budget[- ]friendly|low[- ]cost|bargain|economical)\b", re.I)
+_PREMIUM = re.compile(r"\b(premium|high[- ]end|top[- ]of[- ]the[- ]line|luxury|best quality|pricier|expensive one)\b", re.I)
+
+
+@dataclass
+class Vocabulary:
+    """The catalog's own words: brands, category levels and attribute values, keyed by stemmed token tuples."""
+
+    brands: dict[tuple[str, ...], str] = field(default_factory=dict)
+    levels: dict[str, frozenset[str]] = field(default_factory=dict)  # category level -> informative stems
+    level_depth: dict[str, int] = field(default_factory=dict)
+    by_stem: dict[str, list[str]] = field(default_factory=dict)  # stem -> levels containing it
+    values: dict[tuple[str, ...], list[tuple[str, str]]] = field(default_factory=dict)  # value -> [(key, value)]
+    has_prices: bool = False
+    max_n: int = 4
+
+    def brand_names(self) -> set[str]:
+        """Every canonical brand."""
+        return set(self.brands.values())
+
+
+@dataclass
+class Update:
+    """What one message changes: preferences to add, flags for intents, and the free text to search for."""
+
+    preferences: list[Preference] = field(default_factory=list)
+    intents: set[str] = field(default_factory=set)
+    query: str = ""  # content words for the running search query
+    ordinal: int | None = None  # "the second one" -> 1; "the last one" -> -1
+    feedback: str | None = None  # "like" | "reject" | "owned" when the message reacts to a numbered pick
+
+    def has(self, attribute: str, wanted: bool = True) -> bool:
+        """Whether a preference on this attribute was extracted."""
+        return any(p.attribute == attribute and p.wanted == wanted for p in self.preferences)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens ("PORTER-CABLE 18V" -> ["porter", "cable", "18v"])."""
+    return _WORD.findall(text.lower())
+
+
+def stem(token: str) -> str:
+    """A crude singular form so "drills" meets "Drill" and "batteries" meets "battery"."""
+    if len(token) > 4 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def stems(text: str) -> tuple[str, ...]:
+    """Stemmed tokens of a text."""
+    return tuple(stem(t) for t in tokens(text))
+
+
+@lru_cache(maxsize=8)
+def vocabulary(index: CatalogIndex) -> Vocabulary:
+    """The vocabulary of one catalog index, built once per index (a few ms for 5k items)."""
+    vocab = Vocabulary(has_prices=any(i.price is not None for i in index.items))
+    title_df: dict[str, int] = {}
+    for item in index.items:
+        for t in set(stems(item.title)):
+            title_df[t] = title_df.get(t, 0) + 1
+    value_count: dict[tuple[str, str], int] = {}
+    for item in index.items:
+        for depth, level in enumerate(item.category_path):
+            vocab.level_depth[level] = min(vocab.level_depth.get(level, depth), depth)
+        for key, value in item.attributes.items():
+            value_count[(key, value)] = value_count.get((key, value), 0) + 1
+    brand_items: dict[str, int] = {}
+    for item in index.items:
+        if item.brand:
+            brand_items[item.brand] = brand_items.get(item.brand, 0) + 1
+    for brand, n in brand_items.items():
+        key = stems(brand)
+        # A one-word brand that is also a common title word ("Generic", "Clear") would fire on ordinary text.
+        if not key or (len(key) == 1 and (len(key[0]) < 3 or title_df.get(key[0], 0) > 3 * n + 5)):
+            continue
+        vocab.brands[key] = brand
+    for level in vocab.level_depth:
+        informative = frozenset(s for s in stems(level) if s not in _GENERIC and len(s) > 2)
+        if informative:
+            vocab.levels[level] = informative
+            for s in informative:
+                vocab.by_stem.setdefault(s, []).append(level)
+    for (key, value), n in value_count.items():
+        if key.lower() in ("model", "warranty") or len(value) > 40:
+            continue  # model numbers go to search; warranty periods are not preferences
+        if value.lower() in _BOOL_VALUES:
+            if value.lower() in ("yes", "true"):  # "waterproof" means waterproof=yes
+                vocab.values.setdefault(stems(key.replace("_", " ")), []).append((key, value))
+            continue
+        if n >= 2 and stems(value):
+            vocab.values.setdefault(stems(value), []).append((key, value))
+    vocab.max_n = max([len(k) for k in (*vocab.brands, *vocab.values)] + [1])
+    return vocab
+
+
+def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None,
+                  pending: str = "") -> Update:
+    """Deterministic extraction of preferences and intents from one message.
+
+    options/pending: the concrete options of the question just asked and its attribute, so an answer like
+    "the second one", "the cheaper one" or a bare value can be understood.
+    """
+    update = Update()
+    low = " ".join(text.lower().split())
+    for name, pattern in _INTENT_RE.items():
+        if pattern.search(low):
+            update.intents.add(name)
+    if "injection" in update.intents:  # keep the shopping part, drop the instruction sentences
+        low = ". ".join(s for s in re.split(r"[.!?\n]+", low) if not _INTENT_RE["injection"].search(s))
+    ref = _ORDINAL_RE.search(low)
+    if ref:
+        update.ordinal = _ORDINALS[ref.group(1).lower()] if ref.group(1) else int(ref.group(2)) - 1
+        if _MORE_LIKE.search(low):
+            update.intents.add("more_like")
+        elif _OWNED.search(low):
+            update.feedback = "owned"
+        elif _REJECT.search(low):
+            update.feedback = "reject"
+        elif _LIKE.search(low):
+            update.feedback = "like"
+    if options and pending:
+        low = _resolve_answer(low, options, pending, update)
+    rest = _parse_budget(low, update)
+    _parse_vocabulary(rest, vocab, update)
+    if _CHEAP.search(low) and not update.has("max_price"):
+        update.preferences.append(Preference("price_band", "low"))
+    elif _PREMIUM.search(low):
+        update.preferences.append(Preference("price_band", "high"))
+    if not update.intents & {"off_topic", "greeting", "thanks"} or update.preferences:
+        update.query = _content(rest, update)
+    if "off_topic" in update.intents and (update.preferences or update.query and _known_share(update.query, vocab) > .5):
+        update.intents.discard("off_topic")
+    return update
+
+
+def _resolve_answer(low: str, options: list[str], pending: str, update: Update) -> str:
+    """Map "the second one" / "the cheaper one" / an option's words to the option's text."""
+    if pending == "price" and re.search(r"\bcheap(er|est)\b|\blow(er|est)\b|\bless expensive\b", low):
+        return f"{low} {options[0]}"
+    if pending == "price" and re.search(r"\b(pricier|priciest|most expensive|high(er|est)|premium)\b", low):
+        return f"{low} {options[-1]}"
+    if update.ordinal is not None and update.feedback is None and "more_like" not in update.intents:
+        if -len(options) <= update.ordinal < len(options):
+            chosen = options[update.ordinal]
+            update.ordinal = None  # it answered the question; it does not point at a pick
+            return f"{low} {chosen}"
+    return low
+
+
+def _money_context(low: str, end: int, explicit: bool) -> bool:
+    """Whether the number ending at `end` is money: a $ sign, a currency word, or no unit after it."""
+    after = low[end:end + 12].split()
+    if explicit:
+        return True
+    if after and after[0].strip(",.!?") in ("dollars", "usd", "bucks", "dollar", "$"):
+        return True
+    return not after or after[0].strip(",.!?") not in _UNITS
+
+
+def _parse_budget(low: str, update: Update) -> str:
+    """Extract price limits into the update; return the text with the price phrases removed."""
+    def cut(m: re.Match) -> str:
+        nonlocal low
+        low = low[:m.start()] + " " + low[m.end():]
+        return low
+
+    between = re.search(rf"(?:between|from)\s*\$?\s*{MONEY}\s*(?:dollars|usd|bucks)?\s*(?:and|to|-)\s*\$?\s*{MONEY}"
+                        rf"\s*(?:dollars|usd|bucks)?", low) or re.search(
+        rf"\$\s*{MONEY}\s*(?:-|–|to)\s*\$?\s*{MONEY}|{MONEY}\s*(?:-|–|to)\s*{MONEY}\s*(?:dollars|usd|bucks)", low)
+    if between:
+        lo, hi = sorted((float(between.group(1) or between.group(3)), float(between.group(2) or between.group(4))))
+        update.preferences += [Preference("min_price", _fmt(lo)), Preference("max_price", _fmt(hi))]
+        cut(between)
+        return low
+    for kind, pattern in (
+            ("max", rf"(?:under|below|less than|cheaper than|up to|no more than|not more than|max(?:imum)?|at most|"
+                    rf"within|budget(?: is| of)?|spend(?:ing)?(?: up to)?|<)\s*(?:a |of |around )?(\$?)\s*{MONEY}"),
+            ("max_after", rf"(\$)\s*{MONEY}\s*(?:or less|or under|max|tops|at most|or cheaper)"),
+            ("min", rf"(?:over|above|more than|at least|starting at|min(?:imum)?|>)\s*(\$?)\s*{MONEY}"),
+            ("around", rf"(?:around|about|roughly|approximately|~)\s*(\$?)\s*{MONEY}"),
+            ("bare", rf"(\$)\s*{MONEY}|(){MONEY}\s*(?:dollars|usd|bucks)")):
+        m = re.search(pattern, low)
+        if not m:
+            continue
+        explicit = bool(m.group(1)) or "budget" in m.group(0) or "spend" in m.group(0)
+        amount_group = 2 if m.group(2) is not None else 4 if m.lastindex and m.lastindex >= 4 else 2
+        amount = m.group(amount_group)
+        if amount is None or not _money_context(low, m.end(), explicit or kind == "bare"):
+            continue
+        if kind in ("min",) and not explicit and not re.match(r"\s*(dollars|usd|bucks)", low[m.end():]):
+            continue  # "over 2 kg" or "more than 2 people" are not prices
+        value = float(amount)
+        if kind == "around":
+            update.preferences += [Preference("min_price", _fmt(value * 0.75)), Preference("max_price", _fmt(value * 1.25))]
+        elif kind == "min":
+            update.preferences.append(Preference("min_price", _fmt(value)))
+        else:
+            update.preferences.append(Preference("max_price", _fmt(value)))
+        cut(m)
+        break
+    return low
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _clauses(low: str) -> list[str]:
+    """Clauses with negation idioms normalised to "not", so a cue never crosses a comma or a "but"."""
+    low = re.sub(r"\b(anything but|other than|except( for)?|(do not|don'?t|dont) (want|like|need)|"
+                 r"no more|stay away from|rather not|not interested in)\b", " not ", low)
+    return [c for c in re.split(r"[,.;!?]|\bbut\b|\band\b(?= (?:not|no)\b)", low) if c.strip()]
+
+
+def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
+    """Brands, categories and attribute values named in the text, with their negation."""
+    cats: dict[str, tuple[int, float, int]] = {}
+    for clause in _clauses(low):
+        words = tokens(clause)
+        toks = [stem(t) for t in words]
+        used = [False] * len(toks)
+        for n in range(min(vocab.max_n, len(toks)), 0, -1):
+            for i in range(len(toks) - n + 1):
+                if any(used[i:i + n]):
+                    continue
+                key = tuple(toks[i:i + n])
+                wanted = not any(w in _NEGATORS or w.endswith("n't") for w in words[max(0, i - 4):i])
+                if key in vocab.brands:
+                    update.preferences.append(Preference("brand", vocab.brands[key], wanted))
+                elif key in vocab.values:
+                    for attr, value in vocab.values[key][:1]:
+                        update.preferences.append(Preference(f"attr:{attr}", value, wanted))
+                else:
+                    continue
+                used[i:i + n] = [True] * n
+        for i, s in enumerate(toks):
+            if used[i] or s not in vocab.by_stem:
+                continue
+            wanted = not any(w in _NEGATORS or w.endswith("n't") for w in words[max(0, i - 4):i])
+            for level in vocab.by_stem[s]:
+                matched = {t for t in toks if t in vocab.levels[level]}
+                score = (len(matched), len(matched) / len(vocab.levels[level]), vocab.level_depth[level])
+                if wanted and score > cats.get(level, (0, 0.0, 0)):
+                    cats[level] = score
+                elif not wanted:
+                    update.preferences.append(Preference("category", level, False))
+    if cats:
+        best = max(cats.values())
+        top = [lvl for lvl, sc in cats.items() if sc == best]
+        if best[1] >= 0.5 and len(top) <= 3:  # an ambiguous word ("sanding" in ten levels) stays a search word
+            update.preferences += [Preference("category", lvl) for lvl in sorted(top)]
+
+
+def _content(low: str, update: Update) -> str:
+    """The words worth searching for: the message without negated clauses and intent phrases."""
+    kept = []
+    for clause in _clauses(low):
+        words = tokens(clause)
+        if any(w in _NEGATORS or w.endswith("n't") for w in words):
+            neg = next(i for i, w in enumerate(words) if w in _NEGATORS or w.endswith("n't"))
+            words = words[:neg]
+        kept += words
+    text = " ".join(kept)
+    for name in ("show_now", "different", "see_again", "reset", "greeting", "thanks"):
+        text = _INTENT_RE[name].sub(" ", text)
+    text = re.sub(r"\b(i|i'm|im|need|want|looking|look|for|a|an|the|some|please|me|my|to|buy|get|find|show|"
+                  r"recommend|something|actually|first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th|option|pick|more|similar|different|else|other||instead|with|one|that|this|it|is|and|or|of|in|can|you|would|like|"
+                  r"hey|hi|hello|thanks|ok|okay|yes|just|any|anything|also|should|be|do|what|have|got|good)\b", " ", text)
+    return " ".join(text.split())[:300]
+
+
+def _known_share(text: str, vocab: Vocabulary) -> float:
+    words = stems(text)
+    known = {s for key in (*vocab.brands, *vocab.values) for s in key} | set(vocab.by_stem)
+    return sum(w in known for w in words) / max(len(words), 1)
+
+
+# ---------------------------------------------------------------------- optional LLM extraction
+
+LLM_PROMPT = (
+    "Extract the shopper's preferences from the message as JSON with keys category, brand, max_price, "
+    "must_have (list), avoid (list). Use null when not stated. Message: {text}\nJSON:")
+
+
+def validate_llm_update(raw: str, vocab: Vocabulary) -> list[Preference]:
+    """Preferences from an LLM's JSON answer, keeping only values the catalog vocabulary knows."""
+    match = re.search(r"\{.*\}", raw or "", re.S)
+    if not match:
+        return []
+    try:
+        data = json.loads(match.group(0))
+    except json.JSONDecodeError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    prefs: list[Preference] = []
+    brand = data.get("brand")
+    if isinstance(brand, str) and stems(brand) in vocab.brands:
+        prefs.append(Preference("brand", vocab.brands[stems(brand)]))
+    category = data.get("category")
+    if isinstance(category, str):
+        prefs += [Preference("category", lvl) for lvl in vocab.levels if lvl.lower() == category.strip().lower()]
+    price = data.get("max_price")
+    if isinstance(price, (int, float)) and 0 < price < 1e7 and vocab.has_prices:
+        prefs.append(Preference("max_price", _fmt(float(price))))
+    for key, wanted in (("must_have", True), ("avoid", False)):
+        values = data.get(key) or []
+        for value in values if isinstance(values, list) else []:
+            if isinstance(value, str) and stems(value) in vocab.values:
+                attr, canonical = vocab.values[stems(value)][0]
+                prefs.append(Preference(f"attr:{attr}", canonical, wanted))
+    return prefs

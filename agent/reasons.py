@@ -1,0 +1,158 @@
+"""Reasons for picks: templates from matched attributes, and a groundedness check for any wording.
+
+Every fact a template states comes from the item's catalog data or from what the shopper said. LLM wording
+is shown only when `check_grounded` finds each number, price, brand, attribute value and category it names
+true of the item (or of the shopper's own statements and the items they referred to).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from agent.extract import Vocabulary, stems
+from agent.policy import Constraints
+from agent.state import DialogueState
+from retrieval.items import Item
+
+MAX_REASON_CHARS = 300
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NEGATED = re.compile(r"\b(not|no|isn't|isnt|without|lacks|never)\s+(?:\w+\s+)?$")
+
+
+def price_text(price: float) -> str:
+    """"$79.99"; whole prices without cents ("$49")."""
+    return f"${price:.0f}" if float(price).is_integer() else f"${price:.2f}"
+
+
+def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | None = None,
+                    explore: bool = False) -> str:
+    """One or two sentences naming what about the item matches; honest about what does not.
+
+    similar_to: (title, "liked" | "bought") of the shopper's item this one is closest to, if any.
+    """
+    attrs = {k.lower(): v for k, v in item.attributes.items()}
+    matched = [v for k, v in c.must.items() if attrs.get(k.lower(), "").lower() == v.lower()]
+    missed = [(k, v) for k, v in c.must.items() if attrs.get(k.lower(), "").lower() != v.lower()]
+    first: list[str] = []
+    if matched:
+        first.append(" and ".join(_phrase(k, v) for k, v in c.must.items() if v in matched))
+    levels = {lvl.lower(): lvl for lvl in item.category_path}
+    cats = [levels[x.lower()] for x in c.categories if x.lower() in levels]
+    if cats and not matched:
+        first.append(f"in {cats[0]} as you asked")
+    if item.brand and any(b.lower() == item.brand.lower() for b in c.brands):
+        first.append(f"from {item.brand}, the brand you asked for")
+    if item.price is not None:
+        if c.max_price is not None and item.price <= c.max_price:
+            first.append(f"{price_text(item.price)}, within your {price_text(c.max_price)} budget")
+        elif c.max_price is not None:
+            first.append(f"{price_text(item.price)}, over your {price_text(c.max_price)} budget")
+        elif c.min_price is not None and item.price >= c.min_price:
+            first.append(f"{price_text(item.price)}, above your {price_text(c.min_price)} floor")
+        else:
+            first.append(f"priced at {price_text(item.price)}")
+    if explore:
+        head = f"A wild card from {item.top_category}" if item.top_category else "A wild card"
+        first.insert(0, head + " to widen the mix")
+    elif not first or (len(first) == 1 and first[0].startswith("priced")):
+        brand = f" by {item.brand}" if item.brand else ""
+        where = f" in {item.top_category}" if item.top_category else ""
+        first.insert(0, f"A close match for what you described{where}{brand}")
+    text = _sentence("; ".join(first))
+    second = []
+    if similar_to:
+        title, how = similar_to
+        second.append(f"similar to the {_short(title)} you {how}")
+    for key, value in missed:
+        if key.lower() in attrs:
+            second.append(f"note it is {_phrase(key, attrs[key.lower()])} rather than {_phrase(key, value)}")
+        else:
+            second.append(f"the listing does not say whether it is {_phrase(key, value)}")
+    if second:
+        text += " " + _sentence(", and ".join(second[:2]))
+    return text[:MAX_REASON_CHARS]
+
+
+def check_grounded(reason: str, item: Item, state: DialogueState, vocab: Vocabulary | None = None,
+                   context: Iterable[Item] = ()) -> bool:
+    """True when every number, price, brand, attribute value and category the reason names is true of the item.
+
+    Numbers may also come from the shopper's stated budget; names and numbers may also come from `context`,
+    the shopper's own liked or bought items that the reason refers to.
+    """
+    if not reason or not reason.strip() or len(reason) > MAX_REASON_CHARS:
+        return False
+    context = list(context)
+    sources = [_item_text(item)] + [_item_text(i) for i in context]
+    allowed = {n for text in sources for n in _numbers(text)}
+    allowed |= {n for p in state.preferences if p.attribute in ("max_price", "min_price") for n in _numbers(p.value)}
+    if any(n not in allowed for n in _numbers(reason)):
+        return False
+    low = reason.lower()
+    if vocab is not None:
+        toks = stems(reason)
+        ok_brands = {(i.brand or "").lower() for i in [item, *context]} | {
+            p.value.lower() for p in state.preferences if p.attribute == "brand"}
+        for n in range(1, vocab.max_n + 1):
+            for i in range(len(toks) - n + 1):
+                key = toks[i:i + n]
+                if key in vocab.brands and vocab.brands[key].lower() not in ok_brands:
+                    return False
+                if key in vocab.values and not _value_ok(key, vocab, item, context, low):
+                    return False
+        for level in vocab.levels:
+            if level.lower() in low and not any(level in i.category_path for i in [item, *context]):
+                return False
+    return True
+
+
+def _value_ok(key: tuple[str, ...], vocab: Vocabulary, item: Item, context: list[Item], low: str) -> bool:
+    """An attribute value named in a reason is the item's (or, after "not", is not the item's)."""
+    values = vocab.values[key]
+    has = [any(_has_value(i, attr, value) for attr, value in values) for i in [item, *context]]
+    phrase = " ".join(key)
+    at = low.find(values[0][1].lower())
+    negated = at >= 0 and bool(_NEGATED.search(low[:at]))
+    if negated:
+        return not has[0]
+    return any(has) or phrase in " ".join(stems(_item_text(item)))
+
+
+def _has_value(item: Item, attr: str, value: str) -> bool:
+    return any(k.lower() == attr.lower() and v.lower() == value.lower() for k, v in item.attributes.items())
+
+
+def _item_text(item: Item) -> str:
+    price = f"{item.price:.2f} {item.price:g}" if item.price is not None else ""
+    attrs = " ".join(f"{k} {v}" for k, v in item.attributes.items())
+    return f"{item.title} {item.brand or ''} {item.category} {attrs} {price} {item.description[:3000]}"
+
+
+def _numbers(text: str) -> set[float]:
+    out = set()
+    for raw in _NUMBER.findall(text):
+        try:
+            out.add(round(float(raw.replace(",", "")), 2))
+        except ValueError:
+            continue
+    return out
+
+
+def _phrase(key: str, value: str) -> str:
+    """"waterproof" for waterproof=yes, else the value itself ("cordless", "18V")."""
+    if value.lower() in ("yes", "true"):
+        return key.replace("_", " ")
+    if value.lower() in ("no", "false"):
+        return f"not {key.replace('_', ' ')}"
+    return value
+
+
+def _short(title: str, words: int = 8) -> str:
+    parts = title.split()
+    return " ".join(parts[:words]) + ("..." if len(parts) > words else "")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")) if text else ""
