@@ -1,0 +1,94 @@
+"""The embedded Gemma 3 270M backend: one-time conversion to a cached folder, loading, generation.
+
+Conversion happens once per machine into Settings.resolved_local_model_dir (CONVREC_LOCAL_MODEL_DIR
+overrides it); the first run takes a few minutes on a small CPU, later runs load in seconds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.config import Settings
+from agent.llm import LLMUnavailable, Message, make_llm
+from agent.local_model import DONE_MARKER, LocalLLM, convert, is_converted
+
+
+@pytest.fixture(scope="module")
+def local_llm() -> LocalLLM:
+    llm = make_llm(Settings.from_env(llm_backend="local", local_adapter=False))
+    assert isinstance(llm, LocalLLM)
+    llm.warm_up()
+    return llm
+
+
+@pytest.mark.slow
+def test_conversion_is_cached_and_complete(local_llm: LocalLLM) -> None:
+    assert is_converted(local_llm.model_dir)
+    assert (local_llm.model_dir / "model.safetensors").exists() and (local_llm.model_dir / "tokenizer.json").exists()
+    started = time.perf_counter()
+    assert convert(local_llm.model_dir) == {"convert_s": 0.0}  # done already: no work
+    assert time.perf_counter() - started < 2
+
+
+@pytest.mark.slow
+def test_chat_gives_one_plain_line_and_ignores_tools(local_llm: LocalLLM) -> None:
+    assert local_llm.supports_tools is False
+    reply = local_llm.chat([Message("system", "You are a helpful shopping assistant."),
+                            Message("user", "I want a kettle for my office.")], tools=[object()], max_tokens=24)
+    assert reply.role == "assistant" and reply.tool_calls == ()
+    assert reply.content.strip() and "\n" not in reply.content
+
+
+@pytest.mark.slow
+def test_complete_is_greedy_and_deterministic(local_llm: LocalLLM) -> None:
+    prompt = "Shopper: Which glue bonds wood best?\nAssistant:"
+    first = local_llm.complete(prompt, max_tokens=12)
+    assert first and first == local_llm.complete(prompt, max_tokens=12)
+
+
+@pytest.mark.slow
+def test_stream_yields_the_same_line_as_chat(local_llm: LocalLLM) -> None:
+    messages = [Message("user", "Suggest a drill bit set.")]
+    assert "".join(local_llm.stream(messages, max_tokens=10)).strip() == local_llm.chat(messages, max_tokens=10).content
+
+
+def test_render_is_a_plain_transcript_ending_with_the_assistant_cue() -> None:
+    llm = LocalLLM(Path("/nonexistent"), few_shot="")
+    text = llm.render([Message("system", "Be brief."), Message("user", "hi\n\nthere"),
+                       Message("assistant", "Hello."), Message("tool", "3 items")])
+    assert text == "Be brief.\n\nShopper: hi there\nAssistant: Hello.\nTool result: 3 items\nAssistant:"
+
+
+def test_a_broken_model_folder_is_unavailable_with_advice(tmp_path: Path) -> None:
+    broken = tmp_path / "gemma"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    (broken / DONE_MARKER).write_text("")
+    with pytest.raises(LLMUnavailable, match="Delete that folder"):
+        LocalLLM(broken).chat([Message("user", "hi")])
+
+
+def test_a_folder_without_the_marker_is_not_treated_as_converted(tmp_path: Path) -> None:
+    half = tmp_path / "gemma"
+    half.mkdir()
+    (half / "config.json").write_text("{}")  # what a crash mid-save could leave behind
+    assert not is_converted(half)
+
+
+@pytest.mark.slow
+def test_two_processes_racing_convert_once(tmp_path: Path) -> None:
+    target = tmp_path / "race" / "gemma"
+    code = ("import sys, json; from pathlib import Path; from agent.local_model import convert; "
+            "print(json.dumps(convert(Path(sys.argv[1]))))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=900)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert sorted(o.strip() == '{"convert_s": 0.0}' for o in outputs) == [False, True]  # one converted, one waited
+    assert is_converted(target)
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".gemma.tmp")]  # no leftovers
