@@ -11,7 +11,7 @@ from agent.extract import LLM_PROMPT, Update, parse_message, validate_llm_update
 from agent.interest import InterestScorer, load_interest
 from agent.llm import LLM, LLMUnavailable, Message
 from agent.policy import Question, apply_update, constraints_of, should_ask
-from agent.reasons import check_grounded, price_text
+from agent.reasons import adds_no_claims, check_grounded, price_text
 from agent.tools import NO_PRICES
 from agent.rerank import update_bandit
 from agent.state import DialogueState, FeedbackKind, Pick, Preference, Session, Turn
@@ -219,7 +219,8 @@ class Agent:
             except LLMUnavailable:
                 return out + picks[n:]  # a dead server: do not wait for it once per pick
             wording = " ".join(reply.content.strip().split("\n")[0].split())
-            ok = wording and check_grounded(wording, pick.item, st, self.vocab, context)
+            ok = (wording and adds_no_claims(wording, pick.reason, pick.item)
+                  and check_grounded(wording, pick.item, st, self.vocab, context))
             out.append(Pick(pick.item, pick.score, wording, pick.explore) if ok else pick)
         return out
 

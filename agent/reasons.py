@@ -89,6 +89,11 @@ def check_grounded(reason: str, item: Item, state: DialogueState, vocab: Vocabul
     allowed |= {n for p in state.preferences if p.attribute in ("max_price", "min_price") for n in _numbers(p.value)}
     if any(n not in allowed for n in _numbers(reason)):
         return False
+    prices = {round(float(p.replace(",", "")), 2) for p in re.findall(r"\$\s*(\d+(?:[.,]\d+)*)", reason)}
+    ok_prices = {round(i.price, 2) for i in [item, *context] if i.price is not None} | {
+        round(float(p.value), 2) for p in state.preferences if p.attribute in ("max_price", "min_price")}
+    if prices - ok_prices:
+        return False  # "$3" is a price claim: the number appearing elsewhere in the listing is not enough
     low = reason.lower()
     if vocab is not None:
         toks = stems(reason)
@@ -156,3 +161,15 @@ def _short(title: str, words: int = 8) -> str:
 def _sentence(text: str) -> str:
     text = text.strip()
     return (text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")) if text else ""
+
+
+FRIENDLY = frozenset(
+    "nice great good solid perfect choice option pick fits fit match matches ideal excellent handy worth "
+    "consider considering look check strong suits suit well option options really quite very also this that "
+    "with from your you it's its which while offers offering".split())
+
+
+def adds_no_claims(wording: str, template: str, item: Item) -> bool:
+    """True when every content word of an LLM rewording is in the template, the listing, or a few friendly words."""
+    known = set(stems(template)) | set(stems(_item_text(item))) | {stems(w)[0] for w in FRIENDLY if stems(w)}
+    return all(len(w) < 4 or w in known for w in stems(wording))
