@@ -62,13 +62,17 @@ class RuleShopper:
         self.hints = _hint_words(target)
         self.stated: dict[str, Any] = {}
         self._revealed = 0
+        self._hint_pos = 0  # describing words already said
 
     # ------------------------------------------------------------ facts
 
     def kind(self) -> str:
         """The most specific category level, in words a shopper would use."""
         path = self.target.category_path
-        return (path[-1] if path else "product").lower()
+        # Amazon leaves join several levels with spaces ("Safety Signs & Signals Marking & Warning Tape");
+        # a shopper names only the last few words, not the whole path.
+        words = (path[-1] if path else "product").lower().split()
+        return " ".join(words[-3:]).lstrip("& ")
 
     def price_ceiling(self) -> float | None:
         """A truthful budget: the next round figure at least 20% above the target's price."""
@@ -85,9 +89,8 @@ class RuleShopper:
     # ------------------------------------------------------------ messages
 
     def opening(self) -> str:
-        """First message: the kind of product and two describing words."""
-        words = " ".join(self.hints[:2])
-        return self.safe(f"Hi, I'm looking for {self.kind()}" + (f", something {words}." if words else "."))
+        """First message: only the kind of product; details come when asked or on later turns."""
+        return self.safe(f"Hi, I'm looking for {self.kind()}.")
 
     def safe(self, text: str) -> str:
         """The message, or a vaguer one if it would name the target (short titles equal their category)."""
@@ -124,8 +127,8 @@ class RuleShopper:
             return f"My budget is under ${ceiling:,.0f}."
         if fact == "category":
             return f"It's {self.kind()} I need."
-        start = 2 + 2 * self._revealed
-        words = self.hints[start:start + 3] or self.hints[:3]
+        words = self.hints[self._hint_pos:self._hint_pos + 3] or self.hints[:3]
+        self._hint_pos += 3
         return f"Ideally {' '.join(words)}." if words else f"Just a good {self.kind()}."
 
     def react(self, picks: Sequence[Any]) -> list[tuple[str, str]]:
@@ -194,7 +197,11 @@ def run_episode(agent: Any, target: Item, history: Sequence[str] = (), max_turns
         for item_id, kind in shopper.react(turn.picks):
             agent.feedback(session, item_id, kind)
         message = shopper.answer(turn.question) if turn.question else shopper.follow_up()
-    ranking = [s.item.item_id for s in agent.rank(session, k=50)]
+    # Rank on a copy that forgets what was shown: the agent never re-ranks shown items, but recall@k asks
+    # how well everything the shopper said and did places the target.
+    probe = Session.from_json(session.to_json())
+    probe.state.shown = []
+    ranking = [s.item.item_id for s in agent.rank(probe, k=50)]
     return Episode(target.item_id, first_success, turn_no, ranking, final_picks, latencies, session,
                    shopper.constraints(), messages)
 
