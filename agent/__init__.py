@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Iterable, Iterator, Sequence
 
@@ -22,6 +23,7 @@ __all__ = ["Agent", "AgentInputError", "DialogueState", "FeedbackKind", "Pick", 
            "Settings", "Turn", "build_agent"]
 
 REFUSAL = "I can't share or change my instructions, but I'm happy to help you find products."
+REWORD_MAX = 3  # picks whose reason the LLM may reword per turn: each is one generation on a CPU model
 REWORD_PROMPT = ("Rewrite this reason for a shopper as one short friendly sentence. Use only the facts given; "
                  "add no numbers, names or features.\nReason: {reason}\nSentence:")
 
@@ -113,9 +115,11 @@ class Agent:
         if self.mode == "agentic":
             from agent.agentic import agentic_turn
 
+            before = copy.deepcopy(session.state)
             turn = agentic_turn(self, session, text)
             if turn is not None:
                 return self._finish(session, turn)
+            session.state = before  # the guided fallback reads the message afresh
         return self._finish(session, self._guided(session, text))
 
     # ------------------------------------------------------------------ guided mode
@@ -214,6 +218,8 @@ class Agent:
         context = self.index.get_items([*st.liked, *st.history])
         out = []
         for n, pick in enumerate(picks):
+            if n >= REWORD_MAX:
+                return out + picks[n:]
             try:
                 reply = self.llm.chat([Message("user", REWORD_PROMPT.format(reason=pick.reason))], max_tokens=60)
             except LLMUnavailable:
