@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the ReDial catalog is embedded once and cached (git-ignored)")
     parser.add_argument("--limit", type=int, help="only the first N test dialogues (quick check)")
     parser.add_argument("--no-tune", action="store_true", help="default mixing weights instead of tuning on train")
+    parser.add_argument("--retune", action="store_true", help="tune the weights again even if cached in var/evals")
     parser.add_argument("--agent", action="store_true", help="mix in agent.rank through the public agent API")
     args = parser.parse_args(argv)
     settings = Settings.from_env(data_dir=args.data, chroma_dir=args.chroma_dir, collection="redial",
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         from agent import build_agent
 
         agent = build_agent(replace(settings, collection="redial"), index=index)
-    result = run_redial(settings, limit=args.limit, agent=agent, tune=not args.no_tune, index=index, log=log)
+    result = run_redial(settings, limit=args.limit, agent=agent, tune=not args.no_tune, index=index, log=log,
+                        retune=args.retune)
     result.pop("dedup_ranks", None)
     result["hardware"] = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}
     print(json.dumps(result))

@@ -117,7 +117,9 @@ def rerecommended(session: Session) -> int:
 def tally_session(tally: QualityTally, session: Session, index, constraints: Filters | None = None,
                   counts: Mapping[str, int] | None = None) -> None:
     """Add one session's picks to the tally (index: the CatalogIndex the agent used)."""
-    conversation = " ".join(t.text for t in session.turns if t.role == "user")
+    # A reason may cite what the shopper said and the items they bought or liked ("like the X you bought").
+    own = index.get_items([*session.state.history, *session.state.liked, *session.state.owned])
+    conversation = " ".join([t.text for t in session.turns if t.role == "user"] + [i.text() for i in own])
     total = sum(counts.values()) if counts else 0
     for turn in session.turns:
         if turn.role != "assistant" or not turn.picks:

@@ -12,6 +12,7 @@ takes no domain prior yet, see evals/REPORT.md).
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -96,15 +97,27 @@ class MovieRanker:
         return mask
 
 
-def build_prior(index: CatalogIndex, data_dir: Path, tune: bool = True, seed: int = 0,
-                log=print) -> tuple[MoviePrior, dict[str, Any]]:
-    """Fit the prior on all train dialogues; mixing weights tuned by 2-fold cross-fitting on train only."""
+def build_prior(index: CatalogIndex, data_dir: Path, tune: bool = True, seed: int = 0, log=print,
+                weights_cache: Path | None = None) -> tuple[MoviePrior, dict[str, Any]]:
+    """Fit the prior on all train dialogues; mixing weights tuned by 2-fold cross-fitting on train only.
+
+    Tuning takes minutes on a busy 2-core machine; with `weights_cache` the tuned weights are saved and reused
+    while the train data and catalog size are unchanged (delete the file or pass tune=True with no cache to redo).
+    """
     started = time.perf_counter()
     movies = movie_infos(index)
     train = redial_train(data_dir)
     cf = movielens_cf(movies, data_dir)
     info: dict[str, Any] = {"train_dialogues": len(train), "cf_pairs": int(cf.nnz)}
     weights = MixWeights()
+    key = {"train_dialogues": len(train), "catalog": len(movies), "tune_turns": TUNE_TURNS, "seed": seed}
+    cached = json.loads(weights_cache.read_text()) if weights_cache and weights_cache.exists() else None
+    if tune and cached and cached.get("key") == key:
+        weights = MixWeights(**cached["weights"])
+        info.update(tuned_recall_at_10=cached.get("tuned_recall_at_10"), weights_source=f"cached: {weights_cache}")
+        tune = False
+    elif tune:
+        info["weights_source"] = "tuned in this run"
     if tune:
         rng = random.Random(seed)
         shuffled = train[:]
@@ -123,6 +136,10 @@ def build_prior(index: CatalogIndex, data_dir: Path, tune: bool = True, seed: in
         weights, score = tune_weights(ranker.prior, tuning)
         info.update(tuned_recall_at_10=round(score, 4), tuning_turns=len(tuning))
         del tuning
+        if weights_cache is not None:
+            weights_cache.parent.mkdir(parents=True, exist_ok=True)
+            weights_cache.write_text(json.dumps({"key": key, "weights": weights.as_dict(),
+                                                 "tuned_recall_at_10": round(score, 4)}))
     prior = fit_movie_prior(movies, fit_dialogues(train), cf=cf)
     prior.weights = weights
     info.update(weights=weights.as_dict(), seconds=round(time.perf_counter() - started, 1))
@@ -206,7 +223,7 @@ def open_redial_index(settings: Any) -> CatalogIndex:
 
 
 def run_redial(settings: Any, limit: int | None = None, agent: Any = None, tune: bool = True,
-               index: CatalogIndex | None = None, log=print) -> dict[str, Any]:
+               index: CatalogIndex | None = None, log=print, retune: bool = False) -> dict[str, Any]:
     """ReDial test (deduplicated and not) and INSPIRED dev through the same ranker; JSON-ready results."""
     from evals.dialogues import TitleMatcher, inspired_dev, redial_test
 
@@ -214,7 +231,10 @@ def run_redial(settings: Any, limit: int | None = None, agent: Any = None, tune:
     data_dir = Path(settings.data_dir)
     index = index or open_redial_index(settings)
     log(f"ReDial: fitting the movie prior on train dialogues ({'tuning weights' if tune else 'default weights'})")
-    prior, prior_info = build_prior(index, data_dir, tune=tune, log=log)
+    cache = Path(settings.chroma_dir).parent / "movie_weights.json"  # var/evals/ by default, git-ignored
+    if retune:
+        cache.unlink(missing_ok=True)
+    prior, prior_info = build_prior(index, data_dir, tune=tune, log=log, weights_cache=cache)
     ranker = MovieRanker(index, prior)
     test = redial_test(data_dir)[:limit] if limit else redial_test(data_dir)
     log(f"ReDial: ranking {len(test)} test dialogues")

@@ -68,12 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="results folder (a timestamped subfolder is created)")
     p.add_argument("--llm", default="none", help="agent LLM backend: none (template wording, fast) | local | openai")
     p.add_argument("--sim-llm", action="store_true", help="word the shopper's answers with the settings' LLM")
-    p.add_argument("--episodes", type=int, help="simulated shoppers per setting (default 100, quick 10)")
+    p.add_argument("--episodes", type=int, help="simulated shoppers per setting (default 40, quick 8)")
     p.add_argument("--turns", type=int, default=5, help="shopper messages per episode at most")
     p.add_argument("--skip", action="append", default=[], choices=["amazon", "demo", "scripted", "redial"],
                    help="leave a section out (repeatable)")
     p.add_argument("--compare", help="an earlier results folder: print metrics that regressed")
     p.add_argument("--baseline", help="an earlier summary.json (instead of --compare)")
+    p.add_argument("--retune", action="store_true", help="re-tune the ReDial mixing weights (else cached ones)")
     p.add_argument("--diff-only", metavar="SUMMARY", help="no run: diff this summary.json against the baseline")
     return p
 
@@ -81,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 def run_all(settings: Settings, args: argparse.Namespace, log=print) -> dict[str, Any]:
     """Every section; a section that cannot run records why instead of failing the whole report."""
     started = time.perf_counter()
-    episodes = args.episodes or (10 if args.quick else 100)
+    episodes = args.episodes or (8 if args.quick else 40)
     summary: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                "quick": bool(args.quick), "episodes_per_setting": episodes,
                                "settings": settings.to_dict(), "sections": {}}
@@ -176,7 +177,8 @@ def _scripted(settings: Settings, log) -> dict[str, Any]:
 def _redial(settings: Settings, args: argparse.Namespace, log) -> dict[str, Any]:
     from evals.redial import run_redial
 
-    return run_redial(replace(settings, llm_backend="none"), limit=100 if args.quick else None, log=log)
+    return run_redial(replace(settings, llm_backend="none"), limit=100 if args.quick else None, log=log,
+                      retune=args.retune)
 
 
 def _headline(summary: dict[str, Any]) -> dict[str, Any]:
