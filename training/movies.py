@@ -223,14 +223,14 @@ def _recall(stacks: dict[str, np.ndarray], excluded: np.ndarray, targets: list[l
     w = weights.as_dict()
     scores = sum(w[s] * m for s, m in stacks.items())  # (turns, n)
     scores = np.where(excluded, -np.inf, scores)
-    hits = total = 0
-    for t, rows in enumerate(targets):
-        for r in rows:
-            # Pessimistic ties: everything scoring at least the target's score ranks above it.
-            rank = int((scores[t] > scores[t, r]).sum()) + int((scores[t] == scores[t, r]).sum()) - 1
-            hits += rank < k
-            total += 1
-    return hits / max(total, 1)
+    turn_of = np.array([t for t, rows in enumerate(targets) for _ in rows])
+    row_of = np.array([r for rows in targets for r in rows])
+    if not len(row_of):
+        return 0.0
+    target_scores = scores[turn_of, row_of][:, None]  # (pairs, 1)
+    # Pessimistic ties: everything scoring at least the target's score ranks above it (the target counts once).
+    ranks = (scores[turn_of] >= target_scores).sum(axis=1) - 1
+    return float((ranks < k).mean())
 
 
 def _conditional(pairs: Counter[tuple[int, int]], count: np.ndarray, n: int) -> sparse.csr_matrix:
