@@ -58,6 +58,17 @@ class Interactions:
         """Sequences to learn from when validating: the valid histories (no valid or test target)."""
         return self.valid.histories
 
+    def head(self, n_users: int) -> "Interactions":
+        """The first `n_users` users with the catalog cut to the items they touch, re-indexed (small test slices)."""
+        rows = list(range(min(n_users, len(self.valid))))
+        used = sorted({i for s in (self.valid, self.test) for r in rows for i in s.histories[r] + [int(s.targets[r])]})
+        remap = {old: new for new, old in enumerate(used)}
+
+        def cut(split: Split) -> Split:
+            return Split([split.users[r] for r in rows], [[remap[i] for i in split.histories[r]] for r in rows],
+                         np.array([remap[int(split.targets[r])] for r in rows], dtype=np.int64))
+        return Interactions([self.items[i] for i in used], cut(self.valid), cut(self.test), self.data_dir)
+
     def full_sequences(self) -> list[list[int]]:
         """Sequences to learn from for the test run / serving: the valid histories plus the valid target."""
         return [h + [int(t)] for h, t in zip(self.valid.histories, self.valid.targets)]

