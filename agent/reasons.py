@@ -17,7 +17,7 @@ from retrieval.items import Item
 
 MAX_REASON_CHARS = 300
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NEGATED = re.compile(r"\b(not|no|isn't|isnt|without|lacks|never)\s+(?:\w+\s+)?$")
+_NEGATED = re.compile(r"\b(not|no|isn't|isnt|without|lacks|never|rather than|instead of)\s+(?:\w+\s+)?$")
 
 
 def price_text(price: float) -> str:
