@@ -22,6 +22,7 @@ from retrieval.store import UnknownItem
 __all__ = ["Agent", "AgentInputError", "DialogueState", "FeedbackKind", "Pick", "Preference", "Session",
            "Settings", "Turn", "build_agent"]
 
+_YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|go ahead|fine|do it|why not)\b", re.I)
 REFUSAL = "I can't share or change my instructions, but I'm happy to help you find products."
 REWORD_MAX = 3  # picks whose reason the LLM may reword per turn: each is one generation on a CPU model
 REWORD_PROMPT = ("Rewrite this reason for a shopper as one short friendly sentence. Use only the facts given; "
@@ -129,14 +130,20 @@ class Agent:
         update = parse_message(text, self.vocab, st.pending_options, st.pending_question)
         if self.llm is not None and not update.intents & {"off_topic", "injection", "greeting"}:
             update.preferences += self._llm_preferences(text, update)
-        if st.pending_question:
-            st.asked.append(st.pending_question) if st.pending_question not in st.asked else None
-            st.pending_question, st.pending_options = "", []
+        pending = st.pending_question
+        if pending and not pending.startswith("relax:") and pending not in st.asked:
+            st.asked.append(pending)
+        st.pending_question, st.pending_options = "", []
         prefix = REFUSAL + " " if "injection" in update.intents else ""
         if "off_topic" in update.intents and not update.preferences:
             return Turn("assistant", prefix + self._redirect())
         if update.intents & {"thanks"} and not (update.preferences or update.query):
             return Turn("assistant", "You're welcome! Tell me if you'd like to see anything else.")
+        if pending.startswith("relax:") and (_YES.search(text) or update.intents & {"show_now"}):
+            kind = pending[6:]  # the shopper agreed to drop the constraint that left nothing
+            gone = ("max_price", "min_price") if kind == "price" else (kind,)
+            st.preferences = [p for p in st.preferences if not (p.attribute in gone and p.wanted)]
+            update.intents.add("show_now")
         like = self._apply_reference(session, update)
         topic_change = apply_update(st, update)
         box = self._box(session)
@@ -152,6 +159,11 @@ class Agent:
         picks = box.recommend(include_shown="see_again" in update.intents, like=like,
                               different="different" in update.intents)
         picks = self._reword_all(picks, st)
+        if not picks and box.blocked:
+            kind, message = box.blocked
+            if kind:
+                st.pending_question, st.pending_options = f"relax:{kind}", ["yes"]
+            return Turn("assistant", prefix + message, question=message if kind else None)
         return Turn("assistant", prefix + self._intro(st, picks, box.notes, topic_change), picks)
 
     def _apply_reference(self, session: Session, update: Update) -> str | None:

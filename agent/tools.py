@@ -15,7 +15,7 @@ from agent.config import Settings
 from agent.extract import Vocabulary
 from agent.interest import InterestScorer
 from agent.policy import Constraints, best_question, constraints_of
-from agent.reasons import template_reason
+from agent.reasons import price_text, template_reason
 from agent.rerank import diversify
 from agent.state import Pick, Session
 from retrieval.search import CatalogIndex, Filters, ScoredItem
@@ -25,12 +25,10 @@ INTEREST_WEIGHT = 0.6  # relevance = search score + INTEREST_WEIGHT * interest (
 REJECT_WEIGHT = 0.5  # minus this times the cosine to the closest rejected item
 DIFFERENT_WEIGHT = 0.6  # "something different": minus this times the cosine to the last picks
 BAND_WEIGHT = 0.3  # "cheap" / "premium": bonus by price rank within the candidates
-RELAX_ORDER = ("shown", "must", "brand", "price", "category")  # dropped in this order while nothing matches
+RELAX_ORDER = ("shown", "must")  # soft parts dropped, in this order, while nothing matches
+HARD = ("price", "brand", "category")  # never dropped silently: the shopper is asked first (see explain_empty)
 RELAX_NOTE = {"shown": "You have seen every match already, so some picks repeat.",
-              "must": "Nothing has every feature you named, so these are the closest matches.",
-              "brand": "Nothing from {brands} fits, so these are other brands.",
-              "price": "Nothing fits your budget, so these are the closest matches and may cost more.",
-              "category": "Nothing in {categories} fits, so these come from nearby categories."}
+              "must": "Nothing has every feature you named, so these are the closest matches."}
 NO_PRICES = "This catalog lists no prices, so I cannot check your budget."
 
 
@@ -46,6 +44,7 @@ class ToolBox:
         self.picks: list[Pick] | None = None
         self.question: str | None = None
         self.notes: list[str] = []  # honest notes about relaxed constraints, told to the shopper
+        self.blocked: tuple[str, str] | None = None  # (constraint kind, message) when a hard constraint left nothing
         self._ranked: dict[tuple, list[ScoredItem]] = {}  # one search per turn: the query embedding is the cost
 
     # ------------------------------------------------------------------ typed work
@@ -82,13 +81,39 @@ class ToolBox:
                     exclude = self.excluded(include_shown=True) | exclude_ids
                 else:
                     drop = drop | {step}
-                self.notes.append(RELAX_NOTE[step].format(brands=" or ".join(c.brands),
-                                                          categories=" or ".join(c.categories)))
+                self.notes.append(RELAX_NOTE[step])
             hits = self._gather(query, c.filters(drop), exclude, like)
             hits = self._soft_filter(hits, c)
             if hits:
                 break
+        if not hits:
+            self.blocked = self._explain_empty(c, drop, exclude)
         return self._score(hits, c, different)
+
+    def _explain_empty(self, c: Constraints, drop: frozenset[str], exclude: set[str]) -> tuple[str, str]:
+        """Which hard constraint leaves nothing, told honestly with the nearest alternative."""
+        where = f" in {' or '.join(c.categories)}" if c.categories else ""
+        for step in HARD:
+            if not _has(c, step) or step in drop:
+                continue
+            mask = self.index.allowed_rows(c.filters(drop | {step}), exclude)
+            if mask is not None and not mask.any():
+                continue
+            if step == "price":
+                prices = self.index.prices if mask is None else self.index.prices[mask]
+                if not np.isfinite(prices).any():
+                    continue
+                bound = (f"under {price_text(c.max_price)}" if c.min_price is None else
+                         f"between {price_text(c.min_price)} and {price_text(c.max_price)}") if c.max_price is not None \
+                    else f"over {price_text(c.min_price)}"
+                near = np.nanmin(prices) if c.max_price is not None else np.nanmax(prices)
+                which = "cheapest" if c.max_price is not None else "priciest"
+                return step, (f"I found nothing{where} {bound}; the {which} option costs {price_text(float(near))}. "
+                              f"Shall I show options without that budget?")
+            if step == "brand":
+                return step, f"I found nothing from {' or '.join(c.brands)}{where}. Shall I show other brands?"
+            return step, f"I found nothing in {' or '.join(c.categories)} that fits. Shall I look in other categories?"
+        return "", "I couldn't find anything that fits. Could you describe it differently, or drop a constraint?"
 
     def _gather(self, query: str, filters: Filters, exclude: set[str], like: str | None) -> list[ScoredItem]:
         st = self.session.state
