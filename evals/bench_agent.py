@@ -41,6 +41,18 @@ def _run(agent: Any, suite: Suite, label: str) -> dict[str, Any]:
     return summary
 
 
+def _local_speed(llm: Any, load_s: float | None) -> dict[str, Any]:
+    """Cached load time, latency of a 40-token completion and decode speed of the embedded model."""
+    prompt = "Shopper: I need a glue that works on wood and metal.\nAssistant:"
+    llm.complete(prompt, max_tokens=4, stop_at_newline=False)  # first call pays one-time kernel setup
+    started = time.perf_counter()
+    text = llm.complete(prompt, max_tokens=40, stop_at_newline=False)
+    elapsed = time.perf_counter() - started
+    tokens = len(llm._tokenizer(text, add_special_tokens=False).input_ids)
+    return {"load_s": round(load_s, 1) if load_s is not None else None, "ms_40_token_completion": round(elapsed * 1000),
+            "tokens_generated": tokens, "tokens_per_s": round(tokens / elapsed, 2)}
+
+
 def _subset(suite: Suite, n: int) -> Suite:
     return replace(suite, conversations=suite.conversations[:n])
 
@@ -89,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         local_settings = replace(base, collection="amazon", llm_backend="local")
         llm = make_llm(local_settings)
         load_s = llm.warm_up() if hasattr(llm, "warm_up") else None
+        result["local_model"] = _local_speed(llm, load_s)
         local = _agent(local_settings, amazon.index, llm)
         summary = _run(local, _subset(amazon_suite, args.local_subset), "amazon-local")
         result["local_e2e"] = {"conversations": summary["conversations"], "turns": summary["turns"],
                                "p50_ms_turn": summary["p50_ms_turn"], "p95_ms_turn": summary["p95_ms_turn"],
-                               "load_s": round(load_s, 1) if load_s is not None else None,
                                **{k: summary[k] for k in ("invented_items", "rejected_rerecommended",
                                                           "grounded_rate", "checks_failed", "failures")}}
     result["hardware"] = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
