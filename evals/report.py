@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out) / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = run_all(settings, args, log=lambda m: print(m, file=sys.stderr, flush=True))
+    summary["command"] = " ".join(["convrec eval", *(argv if argv is not None else sys.argv[1:])])
     write_report(summary, out_dir)
     print(f"report: {out_dir / 'report.md'}")
     print(json.dumps(_headline(summary)))
@@ -316,7 +317,7 @@ def markdown(summary: dict[str, Any], images: dict[str, str]) -> str:
     s = summary["settings"]
     md = [f"# convrec offline evaluation — {summary['started']}", "",
           f"Run time **{summary['seconds'] / 60:.1f} min** for the whole report ({'quick' if summary['quick'] else 'full'}"
-          f" run, one command: `convrec eval{' --quick' if summary['quick'] else ''}`), agent LLM backend "
+          f" run, one command: `{summary.get('command', 'convrec eval')}`), agent LLM backend "
           f"`{s['llm_backend']}`, {summary['episodes_per_setting']} simulated shoppers per setting, seed {s['seed']}. "
           "Machine: 2 shared CPU cores (other jobs running; latencies are noisy).", ""]
     for name, body in sec.items():
