@@ -29,7 +29,8 @@ MONEY = r"(\d+(?:\.\d{1,2})?)"
 
 # Intent patterns; they only set flags, so a matching phrase never executes anything.
 INTENTS = {
-    "show_now": r"\bjust (show|recommend|give|pick)\b|\bshow me (something|anything|some|what you)|\bsurprise me\b|"
+    "show_now": r"\bjust (show|recommend|give|pick)\b|\bshow (me|us)\b|\bsurprise me\b|\bwhat (else )?do you have\b|"
+                r"\b(recommend|suggest) (me |us )?(some|something|anything|a few)\b|\bwhat would you (suggest|recommend)\b|"
                 r"\bwhatever\b|\b(don'?t|do not) (really )?care\b|\bno preference\b|\banything (is|will be|works) "
                 r"(fine|ok)|\byou (choose|pick|decide)\b|\b(skip|no more) (the )?questions?\b|^\s*(any|either|anything)\s*[.!]*\s*$",
     "different": r"\bsomething (else|different)\b|\bdifferent (ones?|options|items|picks|stuff)\b|\bother options\b|"
@@ -150,7 +151,7 @@ def vocabulary(index: CatalogIndex) -> Vocabulary:
             if value.lower() in ("yes", "true"):  # "waterproof" means waterproof=yes
                 vocab.values.setdefault(stems(key.replace("_", " ")), []).append((key, value))
             continue
-        if n >= 2 and stems(value):
+        if n >= 2 and stems(value) and re.search(r"[a-z]", value.lower()):  # bare numbers are checked as numbers
             vocab.values.setdefault(stems(value), []).append((key, value))
     vocab.max_n = max([len(k) for k in (*vocab.brands, *vocab.values)] + [1])
     return vocab

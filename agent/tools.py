@@ -25,10 +25,11 @@ INTEREST_WEIGHT = 0.6  # relevance = search score + INTEREST_WEIGHT * interest (
 REJECT_WEIGHT = 0.5  # minus this times the cosine to the closest rejected item
 DIFFERENT_WEIGHT = 0.6  # "something different": minus this times the cosine to the last picks
 BAND_WEIGHT = 0.3  # "cheap" / "premium": bonus by price rank within the candidates
-RELAX_ORDER = ("shown", "must")  # soft parts dropped, in this order, while nothing matches
+RELAX_ORDER = ("must",)  # soft parts dropped while nothing matches
 HARD = ("price", "brand", "category")  # never dropped silently: the shopper is asked first (see explain_empty)
-RELAX_NOTE = {"shown": "You have seen every match already, so some picks repeat.",
-              "must": "Nothing has every feature you named, so these are the closest matches."}
+SEEN_ALL = ("You have seen every match for this already. Say 'show them again' to see them, or change a "
+            "constraint (budget, brand, features) to widen the search.")
+RELAX_NOTE = {"must": "Nothing has every feature you named, so these are the closest matches."}
 NO_PRICES = "This catalog lists no prices, so I cannot check your budget."
 
 
@@ -75,19 +76,20 @@ class ToolBox:
         hits: list[ScoredItem] = []
         for step in (None, *RELAX_ORDER):
             if step is not None:
-                if not _has(c, step) or (step == "shown" and (include_shown or not st.shown)):
+                if not _has(c, step):
                     continue
-                if step == "shown":
-                    exclude = self.excluded(include_shown=True) | exclude_ids
-                else:
-                    drop = drop | {step}
+                drop = drop | {step}
                 self.notes.append(RELAX_NOTE[step])
             hits = self._gather(query, c.filters(drop), exclude, like)
             hits = self._soft_filter(hits, c)
             if hits:
                 break
         if not hits:
-            self.blocked = self._explain_empty(c, drop, exclude)
+            unseen = self.index.allowed_rows(c.filters(drop), self.excluded(include_shown=True) | exclude_ids)
+            if not include_shown and st.shown and (unseen is None or unseen.any()):
+                self.blocked = ("", SEEN_ALL)  # only already-shown items fit: do not repeat them unasked
+            else:
+                self.blocked = self._explain_empty(c, drop, exclude)
         return self._score(hits, c, different)
 
     def _explain_empty(self, c: Constraints, drop: frozenset[str], exclude: set[str]) -> tuple[str, str]:
@@ -236,7 +238,7 @@ def _last_picks(session: Session) -> list[Pick]:
 
 
 def _has(c: Constraints, step: str) -> bool:
-    return {"shown": True, "must": bool(c.must), "brand": bool(c.brands), "category": bool(c.categories),
+    return {"must": bool(c.must), "brand": bool(c.brands), "category": bool(c.categories),
             "price": c.max_price is not None or c.min_price is not None}[step]
 
 
