@@ -27,6 +27,7 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -411,6 +412,7 @@ def summarize(results: list[ConversationResult]) -> dict[str, Any]:
         "grounded_rate": round(sum(r.grounded for r in results) / picks, 4) if picks else None,
         "p50_ms_turn": _percentile(latencies, 50),
         "p95_ms_turn": _percentile(latencies, 95),
+        "failed_by_check": dict(Counter(c.name for c in checks if not c.passed).most_common()),
         "failures": [f"{c.conversation} step {c.step} {c.name}: {c.detail}" for c in checks if not c.passed],
     }
 
