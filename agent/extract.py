@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
 from agent.state import Preference
 from retrieval.search import CatalogIndex
 
@@ -44,7 +46,9 @@ INTENTS = {
     "injection": r"\b(ignore|disregard|forget|override) (all |any |the |your )?(previous|prior|above|earlier|system|"
                  r"former)? ?(instructions|prompts?|rules|directions)\b|\bsystem prompt\b|\b(reveal|print|show|repeat|"
                  r"tell me) (me )?(your|the) (instructions|prompt|rules|system)\b|\byou are now\b|\bdeveloper mode\b|"
-                 r"\bjailbreak\b|\bact as (a|an) (?!shopper)\b|\bpretend (to be|you are)\b",
+                 r"\bjailbreak\b|\bact as (a|an) (?!shopper)\b|\bpretend (to be|you are)\b|"
+                 r"\b(new|important) (rule|instruction)s?\b|\b(from|by) (the )?(admin|administrator|developer)s?\b|"
+                 r"\bregardless of what\b|</?(user|system|assistant)>|(^|[\s.])(system|admin|assistant)\s*:",
     "off_topic": r"\bweather\b|\btell me a joke\b|\bjoke\b|\bpoem\b|\bpresident\b|\belection\b|\bcapital of\b|"
                  r"\bhomework\b|\btranslate\b|\bmeaning of life\b|\bwrite (me )?(a|an|some) (essay|story|code|program|"
                  r"script|song)\b|\bstock (price|market)\b|\brecipe\b|\bfootball\b|\bwho (are|made) you\b",
@@ -70,10 +74,12 @@ class Vocabulary:
     brands: dict[tuple[str, ...], str] = field(default_factory=dict)
     levels: dict[str, frozenset[str]] = field(default_factory=dict)  # category level -> informative stems
     level_depth: dict[str, int] = field(default_factory=dict)
+    level_head: dict[str, str] = field(default_factory=dict)  # level -> its last informative stem ("Beakers")
     by_stem: dict[str, list[str]] = field(default_factory=dict)  # stem -> levels containing it
     values: dict[tuple[str, ...], list[tuple[str, str]]] = field(default_factory=dict)  # value -> [(key, value)]
     has_prices: bool = False
     max_n: int = 4
+    index: CatalogIndex | None = field(default=None, repr=False, compare=False)  # for lexical disambiguation
 
     def brand_names(self) -> set[str]:
         """Every canonical brand."""
@@ -104,6 +110,8 @@ def stem(token: str) -> str:
     """A crude singular form so "drills" meets "Drill" and "batteries" meets "battery"."""
     if len(token) > 4 and token.endswith("ies"):
         return token[:-3] + "y"
+    if len(token) > 5 and token.endswith(("shes", "ches", "xes", "sses", "zes")):
+        return token[:-2]
     if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
         return token[:-1]
     return token
@@ -117,8 +125,9 @@ def stems(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=8)
 def vocabulary(index: CatalogIndex) -> Vocabulary:
     """The vocabulary of one catalog index, built once per index (a few ms for 5k items)."""
-    vocab = Vocabulary(has_prices=any(i.price is not None for i in index.items))
+    vocab = Vocabulary(has_prices=any(i.price is not None for i in index.items), index=index)
     title_df: dict[str, int] = {}
+    titles = [(" ".join(stems(i.title)), i.brand) for i in index.items]
     for item in index.items:
         for t in set(stems(item.title)):
             title_df[t] = title_df.get(t, 0) + 1
@@ -135,13 +144,20 @@ def vocabulary(index: CatalogIndex) -> Vocabulary:
     for brand, n in brand_items.items():
         key = stems(brand)
         # A one-word brand that is also a common title word ("Generic", "Clear") would fire on ordinary text.
-        if not key or (len(key) == 1 and (len(key[0]) < 3 or title_df.get(key[0], 0) > 3 * n + 5)):
+        if len(key) > 1 and min(title_df.get(t, 0) for t in key) > 3 * n + 5:
+            phrase = " ".join(key)  # "Super Glue" the brand vs "super glue" the product
+            if sum(phrase in t for t, b in titles if b != brand) > 3 * n + 5:
+                continue
+        short = len(key[0]) < 3 and not any(ch.isdigit() for ch in key[0]) if key else True
+        if not key or (len(key) == 1 and (short or title_df.get(key[0], 0) > 3 * n + 5)):
             continue
         vocab.brands[key] = brand
     for level in vocab.level_depth:
-        informative = frozenset(s for s in stems(level) if s not in _GENERIC and len(s) > 2)
+        ordered = [s for s in stems(level) if s not in _GENERIC and len(s) > 1]
+        informative = frozenset(ordered)
         if informative:
             vocab.levels[level] = informative
+            vocab.level_head[level] = ordered[-1]
             for s in informative:
                 vocab.by_stem.setdefault(s, []).append(level)
     for (key, value), n in value_count.items():
@@ -278,7 +294,7 @@ def _clauses(low: str) -> list[str]:
 
 def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
     """Brands, categories and attribute values named in the text, with their negation."""
-    cats: dict[str, tuple[int, float, int]] = {}
+    cats: dict[str, tuple] = {}
     for clause in _clauses(low):
         words = tokens(clause)
         toks = [stem(t) for t in words]
@@ -289,7 +305,8 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
                     continue
                 key = tuple(toks[i:i + n])
                 wanted = not any(w in _NEGATORS or w.endswith("n't") for w in words[max(0, i - 4):i])
-                if key in vocab.brands:
+                after_for = "for" in words[:i] and "from" not in words[:i] and "by" not in words[:i]
+                if key in vocab.brands and not after_for:  # "a vise for my workshop" names no brand
                     update.preferences.append(Preference("brand", vocab.brands[key], wanted))
                 elif key in vocab.values:
                     for attr, value in vocab.values[key][:1]:
@@ -297,22 +314,51 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
                 else:
                     continue
                 used[i:i + n] = [True] * n
-        for i, s in enumerate(toks):
-            if used[i] or s not in vocab.by_stem:
-                continue
+        # Words after "for" say what it is for ("filament for my 3D printer"), not what it is.
+        end = words.index("for") if "for" in words else len(words)
+        found = [i for i in range(end) if not used[i] and toks[i] in vocab.by_stem]
+        head = toks[found[-1]] if found else ""  # English puts the product noun last: "3D printer filament"
+        for i in found:
+            s = toks[i]
             wanted = not any(w in _NEGATORS or w.endswith("n't") for w in words[max(0, i - 4):i])
             for level in vocab.by_stem[s]:
-                matched = {t for t in toks if t in vocab.levels[level]}
-                score = (len(matched), len(matched) / len(vocab.levels[level]), vocab.level_depth[level])
-                if wanted and score > cats.get(level, (0, 0.0, 0)):
-                    cats[level] = score
-                elif not wanted:
-                    update.preferences.append(Preference("category", level, False))
+                stems_of = vocab.levels[level]
+                matched = {t for t in toks[:end] if t in stems_of}
+                is_head = vocab.level_head.get(level) in matched
+                coverage = len(matched) / len(stems_of)
+                if not (is_head or coverage >= 0.5):
+                    continue  # "tape" alone does not mean "Adhesive Tapes Filament Tape"
+                if not wanted:
+                    if vocab.level_head.get(level) == s:
+                        update.preferences.append(Preference("category", level, False))
+                    continue
+                score = (head in stems_of, len(matched), is_head, coverage, vocab.level_depth[level])
+                cats[level] = max(score, cats.get(level, score))
+    if len(cats) > 1:
+        votes = _lexical_votes(vocab, low, list(cats))
+        if votes and max(votes.values()) > 0:  # what the catalog's best text matches are filed under decides
+            cats = {lvl: (votes[lvl], *sc) for lvl, sc in cats.items()}
     if cats:
         best = max(cats.values())
         top = [lvl for lvl, sc in cats.items() if sc == best]
-        if best[1] >= 0.5 and len(top) <= 3:  # an ambiguous word ("sanding" in ten levels) stays a search word
+        if len(top) <= 3:  # an ambiguous word ("sanding" in ten levels) stays a search word
             update.preferences += [Preference("category", lvl) for lvl in sorted(top)]
+
+
+def _lexical_votes(vocab: Vocabulary, low: str, levels: list[str], top: int = 20) -> dict[str, int]:
+    """How many of the best BM25 matches for the text sit in each candidate level (a few ms, no embedding)."""
+    index = vocab.index
+    if index is None or not index.items:
+        return {}
+    from retrieval.search import lexical_tokens
+
+    words = [t for t in lexical_tokens(low.split(" for ")[0]) if t in index.vocabulary]
+    if not words:
+        return {}
+    scores = np.asarray(index.bm25.get_scores(words))
+    rows = [int(r) for r in np.argsort(-scores)[:top] if scores[r] > 0]
+    paths = [index.items[r].category.lower() for r in rows]
+    return {lvl: sum(lvl.lower() in p for p in paths) for lvl in levels}
 
 
 def _content(low: str, update: Update) -> str:

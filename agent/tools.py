@@ -67,6 +67,7 @@ class ToolBox:
     def _rank(self, include_shown: bool, like: str | None, different: bool, exclude_ids: set[str]) -> list[ScoredItem]:
         st = self.session.state
         c = constraints_of(st)
+        c.categories = expand_levels(c.categories, self.vocab)
         exclude_ids = exclude_ids | ({like} if like else set())  # "more like #2" shows #2's neighbours, not #2
         exclude = self.excluded(include_shown) | exclude_ids
         query = " ".join([st.query, *c.must.values()]).strip()
@@ -228,6 +229,15 @@ def interest_profile(index: CatalogIndex, session: Session) -> dict[str, float]:
             weights[cat] *= 2 * alpha / (alpha + beta)  # rejections shrink a category, likes grow it
     total = sum(weights.values())
     return {k: v / total for k, v in sorted(weights.items(), key=lambda kv: -kv[1])} if total > 0 else {}
+
+
+def expand_levels(categories: list[str], vocab: Vocabulary) -> list[str]:
+    """A category plus the levels named after it: Amazon leaves join their parents ("Adhesive Tapes Duct Tape")."""
+    out = list(categories)
+    for cat in categories:
+        prefix = cat.lower() + " "
+        out += [lvl for lvl in vocab.levels if lvl.lower().startswith(prefix) and lvl not in out]
+    return out
 
 
 def _last_picks(session: Session) -> list[Pick]:
