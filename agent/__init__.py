@@ -145,7 +145,7 @@ class Agent:
             st.preferences = [p for p in st.preferences if not (p.attribute in gone and p.wanted)]
             update.intents.add("show_now")
         like = self._apply_reference(session, update)
-        topic_change = apply_update(st, update)
+        topic_change = apply_update(st, update, self.vocab)
         box = self._box(session)
         if "injection" in update.intents and not (update.preferences or update.query) and not st.query:
             question = box.ask()

@@ -36,7 +36,7 @@ def agentic_turn(agent: "Agent", session: Session, text: str) -> Turn | None:
     st = session.state
     update = parse_message(text, agent.vocab, st.pending_options, st.pending_question)
     agent._apply_reference(session, update)
-    apply_update(st, update)
+    apply_update(st, update, agent.vocab)
     box = ToolBox(agent.index, agent.interest, agent.vocab, agent.settings, session)
     tools = make_tools(box)
     by_name = {t.name: t for t in tools}

@@ -75,6 +75,7 @@ class Vocabulary:
     levels: dict[str, frozenset[str]] = field(default_factory=dict)  # category level -> informative stems
     level_depth: dict[str, int] = field(default_factory=dict)
     level_head: dict[str, str] = field(default_factory=dict)  # level -> its last informative stem ("Beakers")
+    level_tops: dict[str, set[str]] = field(default_factory=dict)  # level -> top categories of its items
     by_stem: dict[str, list[str]] = field(default_factory=dict)  # stem -> levels containing it
     values: dict[tuple[str, ...], list[tuple[str, str]]] = field(default_factory=dict)  # value -> [(key, value)]
     has_prices: bool = False
@@ -135,6 +136,7 @@ def vocabulary(index: CatalogIndex) -> Vocabulary:
     for item in index.items:
         for depth, level in enumerate(item.category_path):
             vocab.level_depth[level] = min(vocab.level_depth.get(level, depth), depth)
+            vocab.level_tops.setdefault(level, set()).add(item.top_category)
         for key, value in item.attributes.items():
             value_count[(key, value)] = value_count.get((key, value), 0) + 1
     brand_items: dict[str, int] = {}
@@ -336,8 +338,8 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
                 cats[level] = max(score, cats.get(level, score))
     if len(cats) > 1:
         votes = _lexical_votes(vocab, low, list(cats))
-        if votes and max(votes.values()) > 0:  # what the catalog's best text matches are filed under decides
-            cats = {lvl: (votes[lvl], *sc) for lvl, sc in cats.items()}
+        if votes and max(votes.values()) > 0:  # levels none of the best text matches are filed under drop out
+            cats = {lvl: sc for lvl, sc in cats.items() if votes[lvl] > 0}
     if cats:
         best = max(cats.values())
         top = [lvl for lvl, sc in cats.items() if sc == best]

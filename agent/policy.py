@@ -76,18 +76,27 @@ def _replaces(new: Preference, old: Preference) -> bool:
     return False
 
 
-def is_topic_change(state: DialogueState, update: Update) -> bool:
-    """A reset phrase, or a wanted category unrelated to the current one ("actually I need a kettle")."""
+def is_topic_change(state: DialogueState, update: Update, vocab: Vocabulary | None = None) -> bool:
+    """A reset phrase, or a wanted category from another department ("actually I need a kettle").
+
+    A new category in the same department ("lab equipment" -> "only beakers") narrows instead: brand and
+    budget stay.
+    """
     if "reset" in update.intents and (update.preferences or update.query):
         return True
     new = {p.value for p in update.preferences if p.attribute == "category" and p.wanted}
     old = {p.value for p in state.preferences if p.attribute == "category" and p.wanted}
-    return bool(new and old and not new & old)
+    if not (new and old) or new & old:
+        return False
+    if vocab is None:
+        return True
+    tops = lambda levels: {t for lvl in levels for t in vocab.level_tops.get(lvl, {lvl})}  # noqa: E731
+    return not tops(new) & tops(old)
 
 
-def apply_update(state: DialogueState, update: Update) -> bool:
+def apply_update(state: DialogueState, update: Update, vocab: Vocabulary | None = None) -> bool:
     """Fold the message's preferences and query into the state; returns True on a topic change."""
-    changed = is_topic_change(state, update)
+    changed = is_topic_change(state, update, vocab)
     if changed:
         state.preferences, state.query, state.asked = [], "", []
         state.pending_question, state.pending_options = "", []
