@@ -1,0 +1,133 @@
+"""The LoRA data builder, a few real training steps, and the shipped adapter on fixed cases.
+
+Real components only: the real parser and groundedness check, the demo and test catalogs, the converted
+Gemma 3 270M (slow tests skip when it has not been converted on this machine yet).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from agent.config import Settings
+from agent.extract import vocabulary
+from agent.local_model import ADAPTER_DIR, is_converted
+from agent.reasons import check_grounded
+from agent.state import DialogueState, Preference
+from retrieval.demo import generate_demo_catalog
+from training.lora_data import (ItemSet, Labels, build_dataset, extraction_prompt, labels_to_json, parse_extraction,
+                                parser_labels, reason_prompt, reference_reason)
+
+MODEL_DIR = Settings().resolved_local_model_dir
+needs_model = pytest.mark.skipif(not is_converted(MODEL_DIR), reason=f"needs the converted local model in {MODEL_DIR} "
+                                 "(run `convrec chat` once, or python -c 'from agent.local_model import convert; ...')")
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    """Demo + test catalog only (no shared data needed), small sizes."""
+    return build_dataset(None, seed=3, n_extract=200, n_reason=200, n_dialogue=0, n_heldout=60)
+
+
+@pytest.fixture(scope="module")
+def demo_vocab():
+    return vocabulary(ItemSet(generate_demo_catalog()))
+
+
+def test_sizes_and_recipe_are_reproducible(dataset) -> None:
+    train, held, recipe = dataset
+    assert recipe["counts"]["train_demo"] == 400 and len(train) == 400
+    assert {e.task for e in train} == {"extract", "reason"} and {e.task for e in held} == {"extract", "reason"}
+    assert all(e.target.endswith("\n") and e.prompt.endswith(("JSON:", "Reason:")) for e in train)
+    again = build_dataset(None, seed=3, n_extract=200, n_reason=200, n_dialogue=0, n_heldout=60)
+    assert [e.prompt for e in again[0]] == [e.prompt for e in train]
+
+
+def test_heldout_split_is_disjoint(dataset) -> None:
+    train, held, _ = dataset
+    train_ids = {e.meta["item_id"] for e in train if "item_id" in e.meta}
+    held_ids = {e.meta["item_id"] for e in held if "item_id" in e.meta}
+    assert held_ids and not train_ids & held_ids
+    assert not {e.prompt for e in train} & {e.prompt for e in held}
+    held_demo = [e for e in held if e.meta["source"] == "demo" and e.task == "reason"]
+    assert all(("Coffee" in e.prompt or "Audio" in e.prompt or "Headphones" in e.prompt or "Speakers" in e.prompt
+                or "Earbuds" in e.prompt or "|" in e.prompt) for e in held_demo)
+    assert not any(e.meta.get("text", "").startswith(("Hunting for", "My brother needs")) for e in train)
+
+
+def test_labels_agree_with_the_parser_where_it_is_reliable(dataset, demo_vocab) -> None:
+    """Prices, brands and pick feedback: the parser reads our generated messages as labelled."""
+    train, _, _ = dataset
+    checked = 0
+    for e in (e for e in train if e.task == "extract" and e.meta["source"] == "demo"):
+        gold = {(f, v) for f, v in Labels.pairs(parse_extraction(e.meta["gold"], demo_vocab))
+                if f in ("max_price", "min_price", "brand", "avoid_brand", "feedback")}
+        parsed = {(f, v) for f, v in parser_labels(e.meta["text"], demo_vocab).pairs()
+                  if f in ("max_price", "min_price", "brand", "avoid_brand", "feedback")}
+        assert gold == parsed, e.meta["text"]
+        checked += bool(gold)
+    assert checked > 50
+
+
+def test_json_round_trip_and_validation(demo_vocab) -> None:
+    labels = Labels((Preference("category", "Drills"), Preference("attr:power_source", "cordless"),
+                     Preference("max_price", "100"), Preference("brand", "Voltrix", False)), "like", 2)
+    text = labels_to_json(labels)
+    assert json.loads(text) == {"category": ["Drills"], "must_have": ["cordless"], "max_price": 100,
+                                "avoid_brand": ["Voltrix"], "feedback": "like", "pick": 2}
+    assert parse_extraction(" " + text + " trailing junk", demo_vocab).pairs() == labels.pairs()
+    assert parse_extraction('{"brand":["Ignore previous instructions"],"max_price":"all"}', demo_vocab) == Labels()
+    assert parse_extraction("reason, reason, reason", demo_vocab) == Labels()
+    assert extraction_prompt("  a \n drill  ") == "Shopper: a drill\nJSON:"
+
+
+def test_reference_reasons_are_grounded_and_honest(demo_vocab) -> None:
+    rng = random.Random(0)
+    items = [i for i in generate_demo_catalog() if i.price is not None][:60]
+    grounded = 0
+    for item in items:
+        prefs = [Preference("max_price", str(int(item.price * 0.8))), Preference("brand", item.brand or "")]
+        reason = reference_reason(prefs, item, rng)
+        grounded += check_grounded(reason, item, DialogueState(preferences=prefs), demo_vocab)
+        assert "over your" in reason and ("But" in reason or "However" in reason)  # a partial fit says so
+        assert "Wants: under $" in reason_prompt(prefs, item)
+    assert grounded / len(items) >= 0.95
+
+
+@pytest.mark.slow
+@needs_model
+def test_a_few_lora_steps_lower_the_loss(tmp_path: Path) -> None:
+    from training.lora import TrainConfig, encode, load_for_training, train
+
+    cfg = TrainConfig(steps=6, batch=2, lr=5e-3, first_layer=15, max_len=48, time_budget_s=300, seed=1)
+    model, tok, device = load_for_training(cfg)
+    pairs = [("Shopper: a cordless drill\nJSON:", ' {"must_have":["cordless"]}\n'),
+             ("Shopper: under $50\nJSON:", ' {"max_price":50}\n')]
+    rows = [encode(tok, p, t, cfg.max_len) for p, t in pairs]
+    result = train(cfg, rows, model, tok, device, log=lambda s: None)
+    curve = result["loss_curve"]
+    assert result["steps_done"] == 6 and sum(curve[-2:]) / 2 < curve[0]
+
+
+@pytest.mark.slow
+@needs_model
+def test_shipped_adapter_loads_and_answers_fixed_cases(demo_vocab) -> None:
+    from agent.local_model import load
+    from training.lora import generate_batch
+
+    assert (ADAPTER_DIR / "adapter_model.safetensors").stat().st_size < 10e6
+    config = json.loads((ADAPTER_DIR / "training_config.json").read_text())
+    assert config["steps_done"] > 0 and config["recipe"]["heldout"]
+    model, tok = load(MODEL_DIR, ADAPTER_DIR)
+    items = {i.item_id: i for i in generate_demo_catalog()}
+    item = next(i for i in items.values() if i.top_category == "Power Tools" and i.price and "cordless" in
+                i.attributes.values())
+    prefs = [Preference("attr:power_source", "cordless"), Preference("max_price", str(int(item.price) + 50))]
+    reason, raw = generate_batch(model, tok, [reason_prompt(prefs, item),
+                                              extraction_prompt(f"I need a drill from {item.brand} under $120")])
+    assert check_grounded(reason, item, DialogueState(preferences=prefs), demo_vocab), reason
+    parsed = parse_extraction(raw, demo_vocab)
+    assert ("brand", item.brand) in parsed.pairs() and ("max_price", "120") in parsed.pairs(), raw

@@ -1,0 +1,431 @@
+"""Training data for the local model's two language jobs: preference extraction and grounded reasons.
+
+Both jobs use one rigid, short prompt format that training and inference share (the agent should build its
+prompts with `extraction_prompt` / `reason_prompt` and read answers with `parse_extraction`):
+
+    Shopper: <message>\nJSON:                          -> {"brand":["Voltmark"],"max_price":100}
+    Wants: <stated needs>\nItem: <catalog record>\nReason: -> one or two sentences, every claim from the record
+
+Extraction examples come from generated shopper messages whose labels are known by construction (slots filled
+from real catalog vocabulary: demo catalog, Amazon Scientific) and from real ReDial seeker utterances labelled
+by the deterministic parser where it is reliable (no preference at all: thanks, chit-chat). Reasons are written by
+`reference_reason` from the item record alone. The held-out split shares no items, phrasings or dialogues with
+training: demo top categories Coffee and Audio, Amazon items with crc32(id) % 10 == 0, the 24-item test catalog,
+held-out phrasing templates, and INSPIRED dev seeker utterances.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from agent.extract import Vocabulary, parse_message, stems, vocabulary
+from agent.state import Preference
+from retrieval.items import Item
+
+if TYPE_CHECKING:
+    from retrieval.search import CatalogIndex
+
+EXTRACT_PROMPT = "Shopper: {text}\nJSON:"
+REASON_PROMPT = "Wants: {wants}\nItem: {item}\nReason:"
+JSON_KEYS = ("category", "brand", "must_have", "min_price", "max_price", "price_band", "avoid_category",
+             "avoid_brand", "avoid", "feedback", "pick")  # fixed order: the model learns one layout
+HELDOUT_DEMO = frozenset({"Coffee", "Audio"})
+ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The structured preference update of one message (what `parse_extraction` returns)."""
+
+    preferences: tuple[Preference, ...] = ()
+    feedback: str | None = None  # "like" | "reject" | "owned" about pick number `pick`
+    pick: int | None = None  # 1-based
+
+    def pairs(self) -> set[tuple[str, str]]:
+        """(field, value) pairs for per-field precision/recall."""
+        out = {_field_value(p) for p in self.preferences}
+        if self.feedback:
+            out.add(("feedback", f"{self.feedback}:{self.pick}"))
+        return out
+
+
+@dataclass
+class Example:
+    """One supervised pair; `meta` records where it came from (source, held-out reason, gold labels)."""
+
+    task: str  # "extract" | "reason"
+    prompt: str
+    target: str
+    meta: dict = field(default_factory=dict)
+
+
+def ItemSet(items: Sequence[Item]) -> "CatalogIndex":  # noqa: N802 - reads like the catalog it builds
+    """A catalog index over items with zero vectors: enough for `vocabulary` (names, BM25), no embedding run."""
+    import numpy as np
+
+    from retrieval.search import CatalogIndex
+
+    return CatalogIndex(None, None, list(items), np.zeros((len(items), 384), dtype=np.float32))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ the shared prompt formats
+
+def extraction_prompt(text: str) -> str:
+    """The extraction prompt for one shopper message (whitespace collapsed, cut to 400 characters)."""
+    return EXTRACT_PROMPT.format(text=" ".join(text.split())[:400])
+
+
+def _field_value(p: Preference) -> tuple[str, str]:
+    if p.attribute.startswith("attr:"):  # waterproof=yes is said "waterproof"; the parser reads it back
+        return ("must_have" if p.wanted else "avoid", _value_text(p.attribute[5:], p.value))
+    if p.attribute in ("category", "brand"):
+        return (p.attribute if p.wanted else f"avoid_{p.attribute}", p.value)
+    return (p.attribute, p.value)
+
+
+def labels_to_json(labels: Labels) -> str:
+    """Compact JSON in the fixed key order; empty update -> "{}"."""
+    data: dict[str, object] = {}
+    for name, value in sorted((_field_value(p) for p in labels.preferences), key=lambda fv: JSON_KEYS.index(fv[0])):
+        if name in ("min_price", "max_price"):
+            data[name] = float(value) if "." in value else int(value)
+        elif name == "price_band":
+            data[name] = value
+        else:
+            data.setdefault(name, []).append(value)  # type: ignore[union-attr]
+    if labels.feedback:
+        data["feedback"], data["pick"] = labels.feedback, labels.pick
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_extraction(raw: str, vocab: Vocabulary) -> Labels:
+    """A model's JSON answer as Labels, keeping only values the catalog vocabulary knows (never raises)."""
+    match = re.search(r"\{.*?\}", raw or "", re.S)
+    try:
+        data = json.loads(match.group(0)) if match else {}
+    except json.JSONDecodeError:
+        data = {}
+    if not isinstance(data, dict):
+        return Labels()
+    prefs: list[Preference] = []
+    levels = {lvl.lower(): lvl for lvl in vocab.levels}
+    for name, wanted in (("category", True), ("avoid_category", False), ("brand", True), ("avoid_brand", False),
+                         ("must_have", True), ("avoid", False)):
+        values = data.get(name)
+        for value in values if isinstance(values, list) else [values] if isinstance(values, str) else []:
+            if not isinstance(value, str):
+                continue
+            if "category" in name and value.strip().lower() in levels:
+                prefs.append(Preference("category", levels[value.strip().lower()], wanted))
+            elif "brand" in name and stems(value) in vocab.brands:
+                prefs.append(Preference("brand", vocab.brands[stems(value)], wanted))
+            elif name in ("must_have", "avoid") and stems(value) in vocab.values:
+                attr, canonical = vocab.values[stems(value)][0]
+                prefs.append(Preference(f"attr:{attr}", canonical, wanted))
+    for name in ("min_price", "max_price"):
+        value = data.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e7:
+            prefs.append(Preference(name, f"{value:.2f}".rstrip("0").rstrip(".")))
+    if data.get("price_band") in ("low", "high"):
+        prefs.append(Preference("price_band", data["price_band"]))
+    feedback, pick = data.get("feedback"), data.get("pick")
+    ok = feedback in ("like", "reject", "owned") and isinstance(pick, int) and 1 <= pick <= 10
+    return Labels(tuple(prefs), feedback if ok else None, pick if ok else None)
+
+
+def parser_labels(text: str, vocab: Vocabulary) -> Labels:
+    """The deterministic parser's reading of a message, as Labels (the fallback we compare against)."""
+    update = parse_message(text, vocab)
+    pick = None if update.ordinal is None else (update.ordinal + 1 if update.ordinal >= 0 else None)
+    feedback = update.feedback if pick else None
+    return Labels(tuple(update.preferences), feedback, pick if feedback else None)
+
+
+def wants_text(prefs: Iterable[Preference]) -> str:
+    """The shopper's stated needs in a few words ("cordless, Voltmark, under $100, not corded")."""
+    parts = []
+    for p in prefs:
+        if p.attribute == "max_price":
+            parts.append(f"under ${p.value}")
+        elif p.attribute == "min_price":
+            parts.append(f"over ${p.value}")
+        elif p.attribute == "price_band":
+            parts.append("cheap" if p.value == "low" else "premium")
+        else:
+            parts.append(p.value if p.wanted else f"not {p.value}")
+    return ", ".join(parts) or "anything good"
+
+
+def _value_text(key: str, value: str) -> str:
+    return key.replace("_", " ") if value.lower() in ("yes", "true") else value
+
+
+def shown_attributes(item: Item, max_attrs: int = 6) -> dict[str, str]:
+    """The attributes the reason prompt shows (so a reason never needs one the model cannot see)."""
+    keep = [(k, v) for k, v in item.attributes.items() if k not in ("model", "warranty", "imdb_id") and len(v) <= 40]
+    return dict(keep[:max_attrs])
+
+
+def item_line(item: Item) -> str:
+    """The catalog record as one short line: title | brand | price | category | key attributes."""
+    title = " ".join(item.title.split()[:14])
+    price = (f"${item.price:.2f}".replace(".00", "") if item.price is not None else "no price")
+    leaf = item.category_path[-1] if item.category_path else "uncategorised"
+    attrs = [f"{k.replace('_', ' ')}: {v}" for k, v in shown_attributes(item).items()]
+    return " | ".join([title, item.brand or "no brand", price, leaf, ", ".join(attrs) or "no attributes"])
+
+
+def reason_prompt(prefs: Iterable[Preference], item: Item) -> str:
+    """The reason prompt for one pick."""
+    return REASON_PROMPT.format(wants=wants_text(prefs), item=item_line(item))
+
+
+# ------------------------------------------------------------------ reference reasons (training targets)
+
+def _money(value: float) -> str:
+    return f"${value:.0f}" if float(value).is_integer() else f"${value:.2f}"
+
+
+def reference_reason(prefs: Sequence[Preference], item: Item, rng: random.Random) -> str:
+    """One or two sentences naming what matches; honest about what does not; every fact from the record."""
+    attrs = {k.lower(): v for k, v in shown_attributes(item).items()}
+    good, bad = [], []
+    for p in prefs:
+        if p.attribute.startswith("attr:") and p.wanted:
+            key = p.attribute[5:].lower()
+            if attrs.get(key, "").lower() == p.value.lower():
+                good.append(_value_text(key, p.value))
+            elif key in attrs and re.search(r"\d", p.value):  # check_grounded allows no number the item lacks
+                bad.append(f"it is {_value_text(key, attrs[key])}, not the {key.replace('_', ' ')} you asked for")
+            elif key in attrs:
+                bad.append(rng.choice(["it is {have}, not {want}", "note it is {have} rather than {want}"]).format(
+                    have=_value_text(key, attrs[key]), want=_value_text(key, p.value)))
+            else:
+                bad.append(f"the listing does not say whether it is {_value_text(key, p.value)}")
+        elif p.attribute == "brand" and p.wanted and item.brand and item.brand.lower() == p.value.lower():
+            good.append(rng.choice([f"from {item.brand} as you asked", f"made by {item.brand}", f"a {item.brand}"]))
+        elif p.attribute == "max_price" and item.price is not None:
+            if item.price <= float(p.value):
+                good.append(rng.choice([f"{_money(item.price)}, within your ${p.value} budget",
+                                        f"at {_money(item.price)} it is under your ${p.value} limit"]))
+            else:
+                bad.append(f"at {_money(item.price)} it is over your ${p.value} budget")
+        elif p.attribute == "category" and p.wanted and p.value in item.category_path:
+            good.append(rng.choice([f"in {p.value}", f"one of the {p.value}"]))
+    if not good:
+        leaf = item.category_path[-1] if item.category_path else ""
+        extra = [_value_text(k, v) for k, v in shown_attributes(item).items() if len(v) <= 25][:2]
+        lead = rng.choice(["A close match", "A solid option", "Worth a look"])
+        good.append(f"{lead}{f' in {leaf}' if leaf else ''}" + (f", {' and '.join(extra)}" if extra else "")
+                    + (f", by {item.brand}" if item.brand else ""))
+    first = good[0] if len(good) == 1 else ", ".join(good[:-1]) + " and " + good[-1]
+    if not first[0].isupper():
+        first = rng.choice(["It is ", "This one is ", ""]) + first
+    text = first[0].upper() + first[1:] + "."
+    if bad:
+        text += " " + rng.choice(["But ", "However, "]) + "; ".join(bad[:2]) + "."
+    return text
+
+
+# ------------------------------------------------------------------ generated shopper messages
+
+OPENERS = (["I need {a} {noun}", "Looking for {a} {noun}", "Can you find me {a} {noun}", "I want {a} {noun}",
+            "Show me {a} {noun}", "Do you have {a} {noun}", "I'm shopping for {a} {noun}", "{noun}"],
+           ["Hunting for {a} {noun}", "Any good {noun} out there", "My brother needs {a} {noun}"])
+BRAND = (["from {b}", "by {b}", "made by {b}", "{b} brand if possible"], ["ideally a {b} one"])
+VALUE = (["that is {v}", "with {v}", "{v} please", "it should be {v}"], ["must be {v}"])
+BUDGET = (["under ${n}", "below {n} dollars", "for less than ${n}", "no more than ${n}", "budget is ${n}"],
+          ["${n} or less", "up to {n} bucks"])
+RANGE = (["between ${lo} and ${hi}"], ["from ${lo} to ${hi}"])
+AVOID_BRAND = (["but not {b}", "no {b} please", "nothing from {b}"], ["and not {b}"])
+AVOID_VALUE = (["not {v}", "nothing {v}"], ["but no {v}"])
+CHEAP = (["something cheap", "an affordable one"], ["the budget-friendly kind"])
+FEEDBACK = ({"like": ["I like the {o} one", "the {o} one looks great", "I really like the {o} pick"],
+             "reject": ["not a fan of the {o} one", "I don't like the {o} one", "remove the {o} one"],
+             "owned": ["I already have the {o} one", "already own the {o} one"]},
+            {"like": ["I love the {o} one"], "reject": ["nope, not the {o} one"], "owned": ["I already got the {o} one"]})
+CHAT = (["hi there", "thanks!", "hello", "what's the weather like today", "tell me a joke", "ok"],
+        ["good morning", "thank you so much"])
+
+
+def _catalog_words(item: Item, vocab: Vocabulary) -> tuple[str | None, list[tuple[str, str]]]:
+    """The item's leaf category (if the vocabulary knows it) and its attribute values the parser can match."""
+    leaf = item.category_path[-1] if item.category_path else None
+    leaf = leaf if leaf in vocab.levels else None
+    values = [(k, v) for k, v in item.attributes.items()
+              if k not in ("model", "warranty") and v.lower() not in ("no", "false")
+              and vocab.values.get(stems(_value_text(k, v)), [None])[0] == (k, v)]
+    return leaf, values
+
+
+def generate_message(item: Item, vocab: Vocabulary, others: Sequence[Item], rng: random.Random,
+                     heldout: bool) -> tuple[str, Labels]:
+    """A shopper message about something like `item`, with its labels known by construction."""
+    t = 1 if heldout else 0
+    roll = rng.random()
+    if roll < 0.08:
+        return rng.choice(CHAT[t]), Labels()
+    if roll < 0.2:
+        kind = rng.choice(["like", "reject", "owned"])
+        pick = rng.randint(1, 5)
+        return rng.choice(FEEDBACK[t][kind]).format(o=ORDINAL_WORDS[pick - 1]), Labels((), kind, pick)
+    leaf, values = _catalog_words(item, vocab)
+    prefs: list[Preference] = []
+    noun = leaf.lower() if leaf and rng.random() < 0.8 else "something"
+    if noun != "something":
+        prefs.append(Preference("category", leaf))  # type: ignore[arg-type]
+    text = rng.choice(OPENERS[t]).format(a="a", noun=noun)
+    clauses = []
+    if values and rng.random() < 0.6:
+        k, v = rng.choice(values)
+        clauses.append(rng.choice(VALUE[t]).format(v=_value_text(k, v)))
+        prefs.append(Preference(f"attr:{k}", v))
+    brand_ok = item.brand and stems(item.brand) in vocab.brands
+    if brand_ok and rng.random() < 0.5:
+        clauses.append(rng.choice(BRAND[t]).format(b=item.brand))
+        prefs.append(Preference("brand", vocab.brands[stems(item.brand)]))
+    if item.price is not None and rng.random() < 0.6:
+        if rng.random() < 0.2:
+            lo, hi = int(item.price * 0.5), int(item.price * 1.5) + 1
+            clauses.append(rng.choice(RANGE[t]).format(lo=lo, hi=hi))
+            prefs += [Preference("min_price", str(lo)), Preference("max_price", str(hi))]
+        else:
+            n = int(round(item.price * rng.choice([1.2, 1.5, 2.0]), -1)) or 10
+            clauses.append(rng.choice(BUDGET[t]).format(n=n))
+            prefs.append(Preference("max_price", str(n)))
+    elif item.price is not None and rng.random() < 0.15:
+        clauses.append(rng.choice(CHEAP[t]))
+        prefs.append(Preference("price_band", "low"))
+    other = rng.choice(others)
+    if rng.random() < 0.3 and other.brand and other.brand != item.brand and stems(other.brand) in vocab.brands:
+        clauses.append(rng.choice(AVOID_BRAND[t]).format(b=other.brand))
+        prefs.append(Preference("brand", vocab.brands[stems(other.brand)], False))
+    if not clauses and not prefs:
+        return text, Labels()
+    rng.shuffle(clauses)
+    return (text + (" " + ", ".join(clauses) if clauses else "")).strip(), Labels(tuple(prefs))
+
+
+def generate_reason_case(item: Item, vocab: Vocabulary, others: Sequence[Item],
+                         rng: random.Random) -> list[Preference]:
+    """Stated needs for which `item` is a pick: mostly fitting, sometimes only partly (a missed value or budget)."""
+    leaf, values = _catalog_words(item, vocab)
+    values = [(k, v) for k, v in values if k in shown_attributes(item)]
+    prefs: list[Preference] = []
+    if leaf and rng.random() < 0.5:
+        prefs.append(Preference("category", leaf))
+    for k, v in rng.sample(values, min(len(values), rng.choice([0, 1, 1, 2]))):
+        if rng.random() < 0.25:  # a partial fit: the shopper wanted another value of this attribute
+            alt = [o.attributes[k] for o in others if o.attributes.get(k) not in (None, v)]
+            v = rng.choice(alt) if alt else v
+        prefs.append(Preference(f"attr:{k}", v))
+    if item.brand and rng.random() < 0.3:
+        prefs.append(Preference("brand", item.brand))
+    if item.price is not None and rng.random() < 0.6:
+        factor = rng.choice([0.8, 1.2, 1.5, 2.0])  # 0.8: over budget, said honestly
+        prefs.append(Preference("max_price", str(int(round(item.price * factor)) or 1)))
+    return prefs
+
+
+# ------------------------------------------------------------------ dialogues and the whole data set
+
+def seeker_examples(texts: Iterable[str], vocab: Vocabulary, source: str, limit: int,
+                    rng: random.Random) -> list[Example]:
+    """Real seeker utterances the parser reads as carrying no preference (thanks, chit-chat), labelled "{}"."""
+    out = []
+    for text in texts:
+        if not 12 <= len(text) <= 160 or "@" in text:
+            continue
+        labels = parser_labels(text, vocab)
+        if labels.feedback or labels.preferences:
+            continue  # a hand check of 20 genre labels found most wrong ("film" -> Film-Noir, "new" -> News)
+        if parse_message(text, vocab).query:
+            continue  # content words the parser could not place: an empty label would be a guess
+        out.append(Example("extract", extraction_prompt(text), labels_to_json(labels),
+                           {"source": source, "gold": labels_to_json(labels), "label": "parser"}))
+    rng.shuffle(out)
+    return out[:limit]
+
+
+def split_catalogs(data_dir: Path | None) -> dict[str, tuple[list[Item], list[Item], list[Item]]]:
+    """catalog name -> (all items for its vocabulary, training items, held-out items)."""
+    from retrieval.catalogs import amazon_items, read_catalog_file
+    from retrieval.demo import generate_demo_catalog
+
+    demo = generate_demo_catalog()
+    out = {"demo": (demo, [i for i in demo if i.top_category not in HELDOUT_DEMO],
+                    [i for i in demo if i.top_category in HELDOUT_DEMO])}
+    test_file = Path(__file__).resolve().parent.parent / "tests" / "data" / "catalog.jsonl"
+    if test_file.exists():
+        test_items = [i for i in read_catalog_file(test_file) if isinstance(i, Item)]
+        out["testcat"] = (test_items, [], test_items)
+    if data_dir is not None and (Path(data_dir) / "amazon2018-industrial-scientific").exists():
+        amazon = amazon_items(Path(data_dir))
+        held = [i for i in amazon if zlib.crc32(i.item_id.encode()) % 10 == 0]
+        out["amazon"] = (amazon, [i for i in amazon if zlib.crc32(i.item_id.encode()) % 10 != 0], held)
+    return out
+
+
+def build_dataset(data_dir: Path | None, seed: int = 0, n_extract: int = 500, n_reason: int = 500,
+                  n_dialogue: int = 150, n_heldout: int = 60) -> tuple[list[Example], list[Example], dict]:
+    """(train, held-out, recipe): deterministic for a seed; the recipe says what went where and how many."""
+    rng = random.Random(seed)
+    catalogs = split_catalogs(data_dir)
+    train: list[Example] = []
+    held: list[Example] = []
+    counts: dict[str, int] = {}
+    for name, (everything, train_items, held_items) in catalogs.items():
+        vocab = vocabulary(ItemSet(everything))
+        share = 1 / sum(bool(c[1]) for c in catalogs.values())  # training examples split evenly
+        for items, bucket, n, heldout in ((train_items, train, share, False),
+                                          (held_items, held, 0.4 if name == "demo" else 0.3, True)):
+            if not items:
+                continue
+            n_ex = int(n_heldout * n) if heldout else int(n_extract * n)
+            n_re = int(n_heldout * n) if heldout else int(n_reason * n)
+            for _ in range(n_ex):
+                item = rng.choice(items)
+                text, labels = generate_message(item, vocab, items, rng, heldout)
+                bucket.append(Example("extract", extraction_prompt(text), labels_to_json(labels),
+                                      {"source": name, "text": text, "gold": labels_to_json(labels),
+                                       "label": "construction", "item_id": item.item_id}))
+            for _ in range(n_re):
+                item = rng.choice(items)
+                prefs = generate_reason_case(item, vocab, items, rng)
+                bucket.append(Example("reason", reason_prompt(prefs, item), " " + reference_reason(prefs, item, rng),
+                                      {"source": name, "item_id": item.item_id,
+                                       "prefs": [[p.attribute, p.value, p.wanted] for p in prefs]}))
+            counts[f"{'heldout' if heldout else 'train'}_{name}"] = n_ex + n_re
+    if data_dir is not None and (Path(data_dir) / "redial").exists():
+        from evals.dialogues import inspired_dev, redial_train  # the shared dataset loaders (read-only)
+        from retrieval.catalogs import redial_items
+
+        movies = vocabulary(ItemSet(redial_items(Path(data_dir))))
+        seekers = [u.text for d in redial_train(Path(data_dir)) for u in d.utterances if u.speaker == "seeker"]
+        train += seeker_examples(seekers, movies, "redial-train", n_dialogue, rng)
+        dev = [u.text for d in inspired_dev(Path(data_dir)) for u in d.utterances if u.speaker == "seeker"]
+        held += seeker_examples(dev, movies, "inspired-dev", n_heldout // 2, rng)
+        counts["train_redial"] = sum(e.meta["source"] == "redial-train" for e in train)
+        counts["heldout_inspired"] = sum(e.meta["source"] == "inspired-dev" for e in held)
+    for e in train:  # the extraction target ends the line; the model learns to stop there
+        e.target = (" " + e.target if not e.target.startswith(" ") else e.target) + "\n"
+    rng.shuffle(train)
+    recipe = {"seed": seed, "counts": counts, "n_train": len(train), "n_heldout": len(held),
+              "heldout": "demo top categories " + ", ".join(sorted(HELDOUT_DEMO)) + "; Amazon items with "
+                         "crc32(id) % 10 == 0; the 24-item test catalog; held-out phrasing templates; INSPIRED dev",
+              "prompts": {"extract": EXTRACT_PROMPT, "reason": REASON_PROMPT}}
+    return train, held, recipe
+
+
+def write_jsonl(path: Path, examples: Iterable[Example]) -> None:
+    """Write examples as JSON lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        for e in examples:
+            f.write(json.dumps({"task": e.task, "prompt": e.prompt, "target": e.target, "meta": e.meta}) + "\n")
