@@ -307,7 +307,7 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
                     continue
                 key = tuple(toks[i:i + n])
                 wanted = not any(w in _NEGATORS or w.endswith("n't") for w in words[max(0, i - 4):i])
-                after_for = "for" in words[:i] and "from" not in words[:i] and "by" not in words[:i]
+                after_for = i >= _purpose_start(words) and "from" not in words[:i] and "by" not in words[:i]
                 if key in vocab.brands and not after_for:  # "a vise for my workshop" names no brand
                     update.preferences.append(Preference("brand", vocab.brands[key], wanted))
                 elif key in vocab.values:
@@ -317,7 +317,7 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
                     continue
                 used[i:i + n] = [True] * n
         # Words after "for" say what it is for ("filament for my 3D printer"), not what it is.
-        end = words.index("for") if "for" in words else len(words)
+        end = _purpose_start(words)
         found = [i for i in range(end) if not used[i] and toks[i] in vocab.by_stem]
         head = toks[found[-1]] if found else ""  # English puts the product noun last: "3D printer filament"
         for i in found:
@@ -345,6 +345,18 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
         top = [lvl for lvl, sc in cats.items() if sc == best]
         if len(top) <= 3:  # an ambiguous word ("sanding" in ten levels) stays a search word
             update.preferences += [Preference("category", lvl) for lvl in sorted(top)]
+
+
+_SEEKING = frozenset("look looking shopping shop searching search hunting options something anything ideas "
+                     "recommendations suggestions".split())
+
+
+def _purpose_start(words: list[str]) -> int:
+    """Index of the first "for" that starts a purpose ("for my workshop"), not "looking for"; len when none."""
+    for i, w in enumerate(words):
+        if w == "for" and (i == 0 or words[i - 1] not in _SEEKING):
+            return i
+    return len(words)
 
 
 def _lexical_votes(vocab: Vocabulary, low: str, levels: list[str], top: int = 20) -> dict[str, int]:
