@@ -375,7 +375,8 @@ def _redial_markdown(r: dict[str, Any], images: dict[str, str]) -> list[str]:
                "as candidates and targets, which inflates them relative to the deduplicated protocol.", "",
            f"Mixing weights: `{json.dumps(r.get('prior', {}).get('weights'))}` (train-fold R@10 "
            f"{r.get('prior', {}).get('tuned_recall_at_10')}). Ranking latency per turn p50 {r['latency_ms_p50']} ms, "
-           f"p95 {r['latency_ms_p95']} ms (batched text embedding excluded); section time {r.get('seconds')} s.", ""]
+           f"p95 {r['latency_ms_p95']} ms (context embedding and signals amortised over batches of 256 turns; "
+           f"2 shared CPU cores); section time {r.get('seconds')} s.", ""]
     if "redial" in images:
         md += [f"![ReDial recall@k]({images['redial']})", ""]
     ins = r.get("inspired", {})
