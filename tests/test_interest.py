@@ -47,9 +47,15 @@ def short_embedder():
 
 
 @pytest.fixture(scope="session")
-def checkpoint(small, short_embedder, tmp_path_factory) -> Path:
+def cache_dir(tmp_path_factory) -> Path:
+    # one cache of item text vectors for the whole session: embedding is the slowest part of these tests
+    return tmp_path_factory.mktemp("interest-cache")
+
+
+@pytest.fixture(scope="session")
+def checkpoint(small, short_embedder, cache_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("interest")
-    config = TrainConfig(out_dir=out / "ckpt", cache_dir=out / "cache", d_model=32, n_layers=1, batch_size=32,
+    config = TrainConfig(out_dir=out / "ckpt", cache_dir=cache_dir, d_model=32, n_layers=1, batch_size=32,
                          max_epochs=4, patience=2, time_limit_s=60)
     return train(config, small, short_embedder)
 
@@ -57,10 +63,10 @@ def checkpoint(small, short_embedder, tmp_path_factory) -> Path:
 @needs_data
 @pytest.mark.data
 @pytest.mark.slow
-def test_loss_falls_and_held_out_users_beat_random(small, short_embedder, tmp_path):
+def test_loss_falls_and_held_out_users_beat_random(small, short_embedder, cache_dir):
     from training.data import item_text_vectors
 
-    text = torch.from_numpy(item_text_vectors(small.items, short_embedder, tmp_path))
+    text = torch.from_numpy(item_text_vectors(small.items, short_embedder, cache_dir))
     n = len(small.items)
     cfg = NetConfig(n_items=n, d_model=32, n_layers=1, dropout=0.2)
     result = fit(cfg, small.train_sequences()[:N_TRAIN], None, text, fixed_epochs=12, batch_size=32, lr=3e-3)
