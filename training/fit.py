@@ -41,10 +41,14 @@ def net_scores(net: InterestNet, histories: list[list[int]], batch_size: int = 5
 
 
 def fit(cfg: NetConfig, sequences: list[list[int]], valid: Split | None, text: torch.Tensor | None, *,
-        epochs: int = 200, fixed_epochs: int | None = None, patience: int = 8, batch_size: int = 128,
+        epochs: int = 200, fixed_epochs: int | None = None, patience: int = 8, min_epochs: int = 0,
+        batch_size: int = 128,
         lr: float = 1e-3, weight_decay: float = 0.0, seed: int = 0, max_steps: int | None = None,
         time_limit_s: float | None = None, log: Callable[[str], None] | None = None) -> FitResult:
-    """Train on `sequences` (each predicts its items 2..L); early-stop on `valid` NDCG@10 unless `fixed_epochs`."""
+    """Train on `sequences` (each predicts its items 2..L); early-stop on `valid` NDCG@10 unless `fixed_epochs`.
+
+    `min_epochs`: never stop earlier (an ID-only model sits at popularity level for its first ~10 epochs).
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -85,7 +89,7 @@ def fit(cfg: NetConfig, sequences: list[list[int]], valid: Split | None, text: t
         history.append(row)
         log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
         out_of_time = time_limit_s is not None and time.perf_counter() - t0 > time_limit_s
-        if (max_steps and step >= max_steps) or bad >= patience or out_of_time:
+        if (max_steps and step >= max_steps) or (bad >= patience and epoch >= min_epochs) or out_of_time:
             break
     if best is not None:
         net.load_state_dict(best)

@@ -45,6 +45,7 @@ class TrainConfig:
     lr: float = 3e-3                    # Adam; 1e-3 needs ~3x the epochs for the same valid NDCG
     max_epochs: int = 80                # upper bound; early stopping usually ends sooner
     patience: int = 5                   # epochs without a better valid NDCG@10 before stopping
+    min_epochs: int = 10                # never stop before this many epochs (ID-only models start slowly)
     valid_users: int | None = 4000      # early stopping ranks this many random valid users (None: all 8,442)
     time_limit_s: float = 900.0         # stop the fit after this long whatever the curve says (CPU budget)
     knn: bool = True                    # fuse with co-occurrence kNN (tuned on valid); False: sequence model only
@@ -147,7 +148,7 @@ def fit_sequence_model(config: TrainConfig, data: Interactions, text_np: np.ndar
         valid = valid.subset(np.sort(np.random.default_rng(config.seed).choice(len(valid), config.valid_users,
                                                                                 replace=False)))
     result = fit(net_cfg, data.train_sequences(), valid, text, epochs=config.max_epochs,
-                 patience=config.patience, time_limit_s=config.time_limit_s, **common)
+                 patience=config.patience, min_epochs=config.min_epochs, time_limit_s=config.time_limit_s, **common)
     log(f"best epoch {result.best_epoch}: valid {result.best_valid}")
     if not config.refit:
         return result, result
