@@ -87,20 +87,24 @@ def main(argv: list[str] | None = None) -> int:
     # -- most popular: train + valid interaction counts (the test histories)
     pop = popularity_counts(data, n)
     cold = cold_rows(data.test, pop)
-    measure("popularity", lambda h: np.broadcast_to(pop.astype(np.float32), (len(h), n)))
+    if want("popularity"):
+        measure("popularity", lambda h: np.broadcast_to(pop.astype(np.float32), (len(h), n)))
 
-    # -- co-occurrence kNN, tuned on valid with train-only statistics, tested with train + valid statistics
-    t = time.perf_counter()
-    knn_p, knn_valid = tune_knn(data.train_sequences(), data.valid, n, default_grid(), log=log)
-    sim = cooccurrence(data.test.histories, n, knn_p)
-    measure("item_knn", lambda h: knn_scores(sim, h, knn_p))
-    meta["item_knn"] = {"params": knn_p.__dict__, "valid": knn_valid, "seconds": round(time.perf_counter() - t, 1)}
+    knn_p = None
+    if want("item_knn") or want("model"):
+        # -- co-occurrence kNN, tuned on valid with train-only statistics, tested with train + valid statistics
+        t = time.perf_counter()
+        knn_p, knn_valid = tune_knn(data.train_sequences(), data.valid, n, default_grid(), log=log)
+        sim = cooccurrence(data.test.histories, n, knn_p)
+        measure("item_knn", lambda h: knn_scores(sim, h, knn_p))
+        meta["item_knn"] = {"params": knn_p.__dict__, "valid": knn_valid, "seconds": round(time.perf_counter() - t, 1)}
 
     # -- MiniLM text similarity: mean of the last 3 history items' vectors (no training)
     def text_sim(hists: list[list[int]]) -> np.ndarray:
         q = np.stack([text[h[-3:]].mean(axis=0) if h else np.zeros(text.shape[1], np.float32) for h in hists])
         return q @ text.T
-    measure("text_similarity", text_sim)
+    if want("text_similarity"):
+        measure("text_similarity", text_sim)
 
     train_s = load_s = None
     model = None
