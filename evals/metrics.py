@@ -114,16 +114,23 @@ def rerecommended(session: Session) -> int:
     return sum(max(0, shown.get(i, 0) - 1) for i in rejected)
 
 
-def tally_session(tally: QualityTally, session: Session, index, constraints: Filters | None = None,
+def tally_session(tally: QualityTally, session: Session, index,
+                  constraints: Filters | Sequence[Filters] | None = None,
                   counts: Mapping[str, int] | None = None) -> None:
-    """Add one session's picks to the tally (index: the CatalogIndex the agent used)."""
+    """Add one session's picks to the tally (index: the CatalogIndex the agent used).
+
+    constraints: one Filters for the whole session, or one per assistant turn (what had been stated by then).
+    """
     # A reason may cite what the shopper said and the items they bought or liked ("like the X you bought").
     own = index.get_items([*session.state.history, *session.state.liked, *session.state.owned])
     conversation = " ".join([t.text for t in session.turns if t.role == "user"] + [i.text() for i in own])
     total = sum(counts.values()) if counts else 0
-    for turn in session.turns:
-        if turn.role != "assistant" or not turn.picks:
+    answers = [t for t in session.turns if t.role == "assistant"]
+    for n, turn in enumerate(answers):
+        if not turn.picks:
             continue
+        binding = constraints[min(n, len(constraints) - 1)] if isinstance(constraints, Sequence) and constraints \
+            else (constraints if isinstance(constraints, Filters) else None)
         rows = []
         for pick in turn.picks:
             tally.picks += 1
@@ -134,9 +141,9 @@ def tally_session(tally: QualityTally, session: Session, index, constraints: Fil
             rows.append(index.position[item.item_id])
             tally.grounded += grounded(pick, item, conversation)
             tally.categories.add(item.top_category)
-            if constraints is not None and not constraints.is_empty():
+            if binding is not None and not binding.is_empty():
                 tally.constrained_picks += 1
-                tally.violations += violates(item, constraints)
+                tally.violations += violates(item, binding)
             if counts is not None:
                 tally.novelty_bits.append(novelty_bits(item.item_id, counts, total))
         if len(rows) > 1:

@@ -328,7 +328,8 @@ def markdown(summary: dict[str, Any], images: dict[str, str]) -> str:
         md += ["## User simulator", "",
                "A rule-based shopper with a hidden target (Amazon: sampled test-split targets, history = the "
                "test row's history for returning customers, none for cold start; demo: random catalog items) "
-               "opens with the target's category and describing words, answers questions from its attributes "
+               "opens with the kind of product, answers questions from the target's attributes (brand, budget, "
+               "describing words) "
                "without naming it, likes picks with embedding cosine ≥ 0.6 to the target and rejects the rest. "
                "S@t = target among the picks by shopper turn t; R@k = target in the final `agent.rank` top k.", ""]
         rows = [(f"amazon {n}", amazon[n]) for n in ("returning", "cold_start") if n in amazon]

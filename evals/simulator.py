@@ -47,7 +47,7 @@ class Episode:
     final_picks: list[str]
     latencies_s: list[float]
     session: Session
-    constraints: Filters  # what the shopper stated as hard constraints (for violation checks)
+    constraints: list[Filters]  # per assistant turn: what the shopper had stated before it (violation checks)
     messages: list[str] = field(default_factory=list)  # what the shopper said (for truthfulness tests)
 
 
@@ -185,8 +185,10 @@ def run_episode(agent: Any, target: Item, history: Sequence[str] = (), max_turns
     first_success = None
     final_picks: list[str] = []
     turn_no = 0
+    constraints: list[Filters] = []
     for turn_no in range(1, max_turns + 1):
         messages.append(message)
+        constraints.append(shopper.constraints())  # picks answer this message: only what was said so far binds
         started = time.perf_counter()
         turn = agent.reply(session, message)
         latencies.append(time.perf_counter() - started)
@@ -203,7 +205,7 @@ def run_episode(agent: Any, target: Item, history: Sequence[str] = (), max_turns
     probe.state.shown = []
     ranking = [s.item.item_id for s in agent.rank(probe, k=50)]
     return Episode(target.item_id, first_success, turn_no, ranking, final_picks, latencies, session,
-                   shopper.constraints(), messages)
+                   constraints, messages)
 
 
 def _hint_words(item: Item) -> list[str]:

@@ -71,6 +71,10 @@ def test_tally_counts_invented_items_and_violations(small_index) -> None:
     assert out["invented_item_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert out["constraint_violation_rate"] == (1.0 if real.price is None or real.price > 40 else 0.0)
     assert out["category_coverage"] > 0
+    # Per-turn constraints: a budget stated after the first answer does not bind the picks of that answer.
+    later = QualityTally()
+    tally_session(later, session, small_index, [Filters()])
+    assert later.summary(1)["constraint_violation_rate"] == 0.0 and later.constrained_picks == 0
 
 
 def test_movie_prior_learns_co_mentions_and_entities() -> None:
