@@ -51,8 +51,19 @@ class Embedder:
         return vecs.astype(np.float32, copy=False)
 
     def encode_one(self, text: str) -> np.ndarray:
-        """Embed one text; shape (DIM,)."""
-        return self.encode([text])[0]
+        """Embed one text (a query) on one thread; shape (DIM,).
+
+        A single short text gains nothing from torch's intra-op threads, and on a busy 2-core machine
+        the threads wait on each other: 495 ms vs 48 ms p50 measured (evals/RETRIEVAL.md).
+        """
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self.encode([text])[0]
+        finally:
+            torch.set_num_threads(threads)
 
 
 @lru_cache(maxsize=2)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from retrieval.embed import Embedder
 from retrieval.items import Item
@@ -27,6 +28,7 @@ LEXICAL_WEIGHT = 0.5  # tuned on exact-name queries (brand + model number) witho
 MODEL_NUMBER_WEIGHT = 1.2  # lexical weight when the query holds a known model-number-like token ("DW4524")
 _MODEL_NO = re.compile(r"\b[0-9A-Za-z]+(?:[-/.][0-9A-Za-z]+)+\b")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_BLAS = ThreadpoolController()
 _STOP = frozenset(
     "a an and are as at be but by for from has have i in is it its me my of on or our so that the their "
     "this to was we were what which with you your".split())
@@ -232,7 +234,10 @@ class CatalogIndex:
         n_allowed = len(self.items) if allowed is None else int(allowed.sum())
         if allowed is not None and n_allowed <= EXACT_FILTER_ROWS:
             rows = np.flatnonzero(allowed)
-            return _top_rows(rows, self.embeddings[rows] @ vector, k)
+            # One BLAS thread: for a few thousand rows, two threads mostly wait on each other
+            # (p50 56 ms vs 2.3 ms measured on a busy 2-core box, evals/RETRIEVAL.md).
+            with _BLAS.limit(limits=1, user_api="blas"):
+                return _top_rows(rows, self.embeddings[rows] @ vector, k)
         # Broad or no filter: ask HNSW for enough neighbours that k of them pass the filter.
         share = n_allowed / max(len(self.items), 1)
         want = min(len(self.items), int(k / max(share, 1e-6) * 1.5) + 10)
@@ -242,7 +247,8 @@ class CatalogIndex:
         if len(hits) >= min(k, n_allowed):
             return hits
         rows = np.flatnonzero(allowed) if allowed is not None else np.arange(len(self.items))
-        return _top_rows(rows, self.embeddings[rows] @ vector, k)
+        with _BLAS.limit(limits=1, user_api="blas"):
+            return _top_rows(rows, self.embeddings[rows] @ vector, k)
 
     def _lexical_weight(self, query: str) -> float:
         """Trust the lexical side more when the query names a model number the catalog knows."""

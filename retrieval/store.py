@@ -111,11 +111,13 @@ class CatalogStore:
         return items, matrix
 
     def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """Approximate nearest neighbours from Chroma's HNSW index: (id, cosine similarity) best first."""
-        n = self.count()
-        if n == 0:
+        """Approximate nearest neighbours from Chroma's HNSW index: (id, cosine similarity) best first.
+
+        k should not exceed the number of items (the index caps it; no count() round trip per query).
+        """
+        if k <= 0:
             return []
-        res = self.collection.query(query_embeddings=vector.reshape(1, -1), n_results=min(k, n),
+        res = self.collection.query(query_embeddings=vector.reshape(1, -1), n_results=k,
                                     where=where, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
 
