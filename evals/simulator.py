@@ -103,15 +103,23 @@ class RuleShopper:
         q = question.lower()
         for fact, cues in _QUESTION_KINDS:
             if any(c in q for c in cues):
-                return self.safe(self._fact(fact))
+                return self._say(fact)
         return self.follow_up()
+
+    def _say(self, fact: str) -> str:
+        before = dict(self.stated)
+        text = self._fact(fact)
+        safe = self.safe(text)
+        if safe != text:  # the fact would have named the target and was not said: it binds nothing
+            self.stated = before
+        return safe
 
     def follow_up(self) -> str:
         """When not asked anything: reveal the next fact (brand, budget, more describing words)."""
         order = ["use", "brand", "price", "use", "use"]
         fact = order[min(self._revealed, len(order) - 1)]
         self._revealed += 1
-        return self.safe(self._fact(fact))
+        return self._say(fact)
 
     def _fact(self, fact: str) -> str:
         if fact == "brand":

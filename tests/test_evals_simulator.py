@@ -32,6 +32,14 @@ def test_answers_are_truthful_and_never_name_the_target(small_index) -> None:
         assert shopper.kind() in shopper.answer("What type of item?").lower()
 
 
+def test_a_fact_withheld_for_naming_the_target_binds_nothing(small_index) -> None:
+    target = next(i for i in small_index.items if i.brand)
+    renamed = type(target)(target.item_id, f"{target.brand}X9 Tool", target.category, f"{target.brand}X9")
+    shopper = RuleShopper(renamed, small_index)
+    said = shopper.answer("Which brand?")  # the brand is a model-number-like token of the title: withheld
+    assert not names_target(said, renamed) and shopper.constraints().brands == ()
+
+
 def test_reactions_like_close_items_and_reject_far_ones(small_index) -> None:
     target = small_index.items[0]
     shopper = RuleShopper(target, small_index)
