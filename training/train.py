@@ -140,7 +140,8 @@ def fit_sequence_model(config: TrainConfig, data: Interactions, text_np: np.ndar
     n = len(data.items)
     net_cfg = NetConfig(n_items=n, text_dim=text_np.shape[1] if config.use_text else 0, d_model=config.d_model,
                         n_layers=config.n_layers, n_heads=config.n_heads, dropout=config.dropout,
-                        id_dropout=config.id_dropout if config.use_text else 0.0)
+                        id_dropout=config.id_dropout if config.use_text else 0.0,
+                        pos_init_std=None if config.use_text else 0.02)  # ID-only: positions at the ID vectors' scale
     text = torch.from_numpy(text_np) if config.use_text else None
     common = dict(batch_size=config.batch_size, lr=config.lr, seed=config.seed, max_steps=config.max_steps, log=log)
     valid = data.valid
