@@ -139,16 +139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=40, help="held-out examples per task (CPU time)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-base", action="store_true", help="skip the untuned base model (saves minutes)")
+    ap.add_argument("--adapter", type=Path, default=None, help="adapter folder (default: the shipped one)")
     args = ap.parse_args(argv)
     import torch
     from peft import PeftModel
 
     from agent.local_model import ADAPTER_DIR, load
 
+    adapter = args.adapter or ADAPTER_DIR
     torch.set_num_threads(args.threads)
     settings = Settings.from_env(**({"data_dir": Path(args.data)} if args.data else {}))
     data_dir = settings.data_dir if (Path(settings.data_dir) / "amazon2018-industrial-scientific").exists() else None
-    meta = json.loads((ADAPTER_DIR / "training_config.json").read_text())
+    meta = json.loads((adapter / "training_config.json").read_text())
     cfg = meta["config"]
     _, held, _ = build_dataset(data_dir, cfg["seed"], cfg["n_extract"], cfg["n_reason"], cfg["n_dialogue"])
     catalogs = split_catalogs(data_dir)
@@ -170,9 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     contenders = [("base", model, SHOT_EXTRACT, SHOT_REASON)] if not args.skip_base else []
     for name, mdl, shot_e, shot_r in contenders + [("tuned", None, "", "")]:
         if name == "tuned":
-            mdl = PeftModel.from_pretrained(model, ADAPTER_DIR).eval()
+            mdl = PeftModel.from_pretrained(model, adapter).eval()
         gen = lambda ps, m=mdl: generate_batch(m, tok, ps, max_new_tokens=48)  # noqa: E731
+        print(f"{name}: extraction on {len(ext)} messages", file=sys.stderr, flush=True)
         raw_e, _ = run_model(gen, [shot_e + e.prompt for e in ext], 8)
+        print(f"{name}: reasons for {len(rea)} picks", file=sys.stderr, flush=True)
         pred = [parse_extraction(r, vocabs[e.meta["source"]]) for r, e in zip(raw_e, ext)]
         raw_r, times = run_model(gen, [shot_r + e.prompt for e in rea], 5)  # one batch = the 5 picks of a turn
         suffix = "" if name == "tuned" else "_base"
@@ -189,9 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      for r, t, (prefs, item, v) in zip(raw_r, templates, cases)]
             out["grounded_rate_with_fallback"] = reason_scores(cases, shown)["grounded"]
             out["samples"] = [{"prompt": e.prompt, "tuned": r} for e, r in zip(rea[:3] + ext[:3], raw_r[:3] + raw_e[:3])]
-    out["adapter_mb"] = round((ADAPTER_DIR / "adapter_model.safetensors").stat().st_size / 1e6, 2)
+    out["adapter_mb"] = round((adapter / "adapter_model.safetensors").stat().st_size / 1e6, 2)
     out.update({"n_extraction": len(ext), "n_reasons": len(rea), "heldout": meta["recipe"]["heldout"],
-                "training_steps": meta.get("steps_done"), "openai": _openai_note(settings),
+                "training_steps": meta.get("total_steps", meta.get("steps_done")), "openai": _openai_note(settings),
                 "fluency_proxy": "4-60 words, ends with . or !, no repeated word trigram, no word 4+ times",
                 "hardware": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                              "cores": os.cpu_count(), "note": "CPU shared with other jobs: timings are noisy"}})
