@@ -96,9 +96,12 @@ def check_grounded(reason: str, item: Item, state: DialogueState, vocab: Vocabul
         return False  # "$3" is a price claim: the number appearing elsewhere in the listing is not enough
     low = reason.lower()
     if vocab is not None:
-        toks = stems(reason)
         ok_brands = {(i.brand or "").lower() for i in [item, *context]} | {
             p.value.lower() for p in state.preferences if p.attribute == "brand"}
+        # A true brand is no claim to check word by word: "3M Littmann" must not read as the brand "3M".
+        for brand in sorted((b for b in ok_brands if b), key=len, reverse=True):
+            low = low.replace(brand, " | ")
+        toks = stems(low)
         for n in range(1, vocab.max_n + 1):
             for i in range(len(toks) - n + 1):
                 key = toks[i:i + n]
