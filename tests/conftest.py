@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,15 @@ TEST_CATALOG = ROOT / "tests" / "data" / "catalog.jsonl"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def venv_command(name: str) -> str | None:
+    """A console script of this environment (beside the running python), else one on PATH.
+
+    CI runs `.venv/bin/python -m pytest` without activating the venv, so PATH alone misses its scripts.
+    """
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
 
 
 def shared_data_dir() -> Path | None:

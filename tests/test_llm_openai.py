@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -18,6 +17,7 @@ import pytest
 
 from agent.config import Settings
 from agent.llm import LLMUnavailable, Message, OpenAICompatibleLLM, ToolCall, from_langchain, make_llm, to_langchain
+from tests.conftest import venv_command
 
 # The base model has no chat template, and /v1/chat/completions needs one: the served folder links the
 # converted weights and adds a plain transcript template (the same shape LocalLLM renders).
@@ -35,7 +35,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """`transformers serve` on the converted local model; yields its /v1 base URL."""
-    if shutil.which("transformers") is None:
+    exe = venv_command("transformers")
+    if exe is None:
         pytest.skip("the `transformers` CLI is not on PATH (pip install 'transformers[serving]')")
     from agent.local_model import convert
 
@@ -49,7 +50,7 @@ def served_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     (folder / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": TEMPLATE}))
     port = free_port()
     log = open(folder / "server.log", "w")
-    proc = subprocess.Popen([shutil.which("transformers"), "serve", str(folder), "--host", "127.0.0.1",
+    proc = subprocess.Popen([exe, "serve", str(folder), "--host", "127.0.0.1",
                              "--port", str(port), "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/v1"

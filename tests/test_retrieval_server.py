@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -14,7 +13,7 @@ from retrieval.catalogs import read_catalog_file
 from retrieval.ingest import ingest_items
 from retrieval.search import CatalogIndex
 from retrieval.store import CatalogStore, ChromaLocation
-from tests.conftest import TEST_CATALOG
+from tests.conftest import TEST_CATALOG, venv_command
 
 
 def _free_port() -> int:
@@ -25,7 +24,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def chroma_server(tmp_path: Path):
-    exe = shutil.which("chroma")
+    exe = venv_command("chroma")
     if exe is None:
         pytest.skip("the `chroma` command (chromadb package) is not on PATH")
     port = _free_port()
