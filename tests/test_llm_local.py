@@ -92,3 +92,20 @@ def test_two_processes_racing_convert_once(tmp_path: Path) -> None:
     assert sorted(o.strip() == '{"convert_s": 0.0}' for o in outputs) == [False, True]  # one converted, one waited
     assert is_converted(target)
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".gemma.tmp")]  # no leftovers
+
+
+@pytest.mark.slow
+def test_tuned_model_words_a_whole_turn_in_one_batch_and_stays_grounded(small_index) -> None:
+    from agent import build_agent
+    from agent.reasons import check_grounded
+
+    local_llm = LocalLLM.from_settings(Settings.from_env(llm_backend="local", local_adapter=True))
+    if not local_llm.tuned:
+        pytest.skip("the gemma-reasons adapter is not in agent/adapters (or CONVREC_LOCAL_ADAPTER is off)")
+    answers = local_llm.complete_batch(["Shopper: hi\nJSON:", "Shopper: a Sonique headset\nJSON:"], 24)
+    assert len(answers) == 2 and all("\n" not in a for a in answers)
+    agent = build_agent(Settings(llm_backend="local"), index=small_index, llm=local_llm)
+    session = agent.new_session()
+    turn = agent.reply(session, "wireless headphones under $150, just show me")
+    assert turn.picks and all(p.item.price <= 150 for p in turn.picks)
+    assert all(check_grounded(p.reason, p.item, session.state, agent.vocab) for p in turn.picks)
