@@ -17,6 +17,8 @@ from retrieval.items import Item
 
 MAX_REASON_CHARS = 300
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_BUDGET_CLAIM = re.compile(r"\b(within|under|below|inside|over|above|beyond|exceeds?)\s+(?:your\s+|the\s+)?"
+                           r"\$\s*(\d+(?:[.,]\d+)*)\s*(?:budget|limit|cap|max)", re.I)
 _NEGATED = re.compile(r"\b(not|no|isn't|isnt|without|lacks|never|rather than|instead of)\s+(?:\w+\s+)?$")
 
 
@@ -84,6 +86,7 @@ def check_grounded(reason: str, item: Item, state: DialogueState, vocab: Vocabul
     if not reason or not reason.strip() or len(reason) > MAX_REASON_CHARS:
         return False
     context = list(context)
+    reason = _drop_true_negations(reason, item, state)
     sources = [_item_text(item)] + [_item_text(i) for i in context]
     allowed = {n for text in sources for n in _numbers(text)}
     allowed |= {n for p in state.preferences if p.attribute in ("max_price", "min_price") for n in _numbers(p.value)}
@@ -94,6 +97,12 @@ def check_grounded(reason: str, item: Item, state: DialogueState, vocab: Vocabul
         round(float(p.value), 2) for p in state.preferences if p.attribute in ("max_price", "min_price")}
     if prices - ok_prices:
         return False  # "$3" is a price claim: the number appearing elsewhere in the listing is not enough
+    for word, amount in _BUDGET_CLAIM.findall(reason):  # "over your $57 budget" must be true of the price
+        if item.price is None:
+            return False
+        over = item.price > float(amount.replace(",", ""))
+        if over != (word.lower() in ("over", "above", "beyond", "exceeds", "exceed")):
+            return False
     low = reason.lower()
     if vocab is not None:
         ok_brands = {(i.brand or "").lower() for i in [item, *context]} | {
@@ -110,11 +119,27 @@ def check_grounded(reason: str, item: Item, state: DialogueState, vocab: Vocabul
                 if key in vocab.values and not _value_ok(key, vocab, item, context, low):
                     return False
         paths = " > ".join(i.category for i in [item, *context]).lower()
+        values = {v.lower() for i in [item, *context] for v in i.attributes.values()}
         for level in vocab.levels:
-            # Amazon-style leaves join several levels ("Adhesive Tapes Duct Tape"): a part of one is true too.
-            if level.lower() in low and level.lower() not in paths:
+            # Amazon-style leaves join several levels ("Adhesive Tapes Duct Tape"): a part of one is true too;
+            # a level that is also one of the item's values ("pour-over" use case) is that value.
+            if level.lower() in low and level.lower() not in paths and level.lower() not in values:
                 return False
     return True
+
+
+def _drop_true_negations(reason: str, item: Item, state: DialogueState) -> str:
+    """The reason without "rather than 150 W" / "not the 5.2 you wanted" where 150 W is what the shopper asked for
+    and the item indeed lacks: those words report the wish, not a claim about the item, so they are not checked.
+    A negation of something the item has ("not waterproof" of a waterproof item) stays, and fails later."""
+    for p in state.preferences:
+        if not (p.wanted and p.attribute.startswith("attr:") and p.value):
+            continue
+        if _has_value(item, p.attribute[5:], p.value):
+            continue
+        pattern = rf"\b(rather than|instead of|not|isn't|no)\s+(the\s+|a\s+)?{re.escape(p.value)}\b"
+        reason = re.sub(pattern, " ", reason, flags=re.I)
+    return reason
 
 
 def _value_ok(key: tuple[str, ...], vocab: Vocabulary, item: Item, context: list[Item], low: str) -> bool:

@@ -84,6 +84,8 @@ def test_template_reasons_are_grounded_and_honest(index):
     ("Corded, so it never runs flat.", False),          # wrong attribute value
     ("It is not corded.", True),                        # a true negative claim
     ("Under your $100 budget.", True),                  # the shopper's own number
+    ("At $79.99 it is over your $100 budget.", False),  # a wrong comparison with a true budget
+    ("$79.99, within your $100 limit.", True),
     ("A 20V powerhouse.", False),                       # a number not in the listing
     ("Goes with the Torqline TQ-12S you liked.", True),  # names the liked item (context)
     ("", False),
@@ -92,6 +94,17 @@ def test_check_grounded(index, reason, ok):
     state = DialogueState(preferences=[Preference("max_price", "100")], liked=["t-drill-4"])
     vocab = vocabulary(index)
     assert check_grounded(reason, item(index, "t-drill-1"), state, vocab, [item(index, "t-drill-4")]) is ok
+
+
+def test_a_wish_the_item_misses_may_be_named_after_a_negation(index):
+    drill, vocab = item(index, "t-drill-1"), vocabulary(index)  # 18V cordless
+    wants_20v = DialogueState(preferences=[Preference("attr:voltage", "20V")])
+    assert check_grounded("Cordless, but 18V rather than 20V.", drill, wants_20v, vocab)
+    assert check_grounded("It is 18V, not the 20V you asked for.", drill, wants_20v, vocab)
+    assert not check_grounded("A 20V cordless drill.", drill, wants_20v, vocab)  # the wish stated as a fact
+    assert not check_grounded("Cordless, not 20V but 12V.", drill, wants_20v, vocab)  # a wrong value still fails
+    wants_cordless = DialogueState(preferences=[Preference("attr:power_source", "cordless")])
+    assert not check_grounded("18V, but not cordless.", drill, wants_cordless, vocab)  # denies what the item has
 
 
 def test_interest_centroid_without_a_checkpoint(index, tmp_path):
