@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 
@@ -23,7 +24,7 @@ _GENERIC = frozenset(
     "and the for with products product supplies supply accessories accessory equipment items item other "
     "home improvement professional industrial scientific general misc tools tool kit kits parts part set sets "
     "pet garden lawn office sports outdoor outdoors kitchen electronics".split())
-_NEGATORS = frozenset("no not without never avoid hate dislike non nothing exclude excluding".split())
+_NEGATORS = frozenset("no not without never avoid hate dislike non nothing exclude excluding skip".split())
 _BOOL_VALUES = frozenset({"yes", "no", "true", "false"})
 _UNITS = frozenset("kg g lb lbs oz l ml v w mm cm m in inch inches ft h hours hour min mah ah year years "
                    "bar cups cup person people x gb tb".split())
@@ -255,10 +256,11 @@ def _parse_budget(low: str, update: Update) -> str:
         cut(between)
         return low
     for kind, pattern in (
-            ("max", rf"(?:under|below|less than|cheaper than|up to|no more than|not more than|max(?:imum)?|at most|"
+            ("max", rf"(?:under|below|less than|cheaper than|up to|no more than|not more than|not over|not above|"
+                    rf"max(?:imum)?|at most|"
                     rf"within|budget(?: is| of)?|spend(?:ing)?(?: up to)?|<)\s*(?:a |of |around )?(\$?)\s*{MONEY}"),
             ("max_after", rf"(\$)\s*{MONEY}\s*(?:or less|or under|max|tops|at most|or cheaper)"),
-            ("min", rf"(?:over|above|more than|at least|starting at|min(?:imum)?|>)\s*(\$?)\s*{MONEY}"),
+            ("min", rf"(?<!not )(?:over|above|more than|at least|starting at|min(?:imum)?|>)\s*(\$?)\s*{MONEY}"),
             ("around", rf"(?:around|about|roughly|approximately|~)\s*(\$?)\s*{MONEY}"),
             ("bare", rf"(\$)\s*{MONEY}|(){MONEY}\s*(?:dollars|usd|bucks)")):
         m = re.search(pattern, low)
@@ -404,6 +406,23 @@ def _known_share(text: str, vocab: Vocabulary) -> float:
 LLM_PROMPT = (
     "Extract the shopper's preferences from the message as JSON with keys category, brand, max_price, "
     "must_have (list), avoid (list). Use null when not stated. Message: {text}\nJSON:")
+
+
+def merge_preferences(parsed: Sequence[Preference], model: Sequence[Preference]) -> list[Preference]:
+    """The parser's preferences, completed by a model's reading: a model preference on an attribute the parser
+    left unset is added, and one that names a longer form of the parser's value for the same attribute
+    ("Bluetooth 5.2" for "Bluetooth", "0.7 kg" for "7 kg") replaces it. The parser wins every other conflict."""
+    out = list(parsed)
+    have = {p.attribute for p in parsed}
+    for m in model:
+        same = [i for i, p in enumerate(out) if p.attribute == m.attribute and p.wanted == m.wanted]
+        if m.attribute not in have:
+            out.append(m)
+        elif len(same) == 1 and m.attribute.startswith("attr:"):
+            p = out[same[0]]
+            if p.value.lower() != m.value.lower() and p.value.lower() in m.value.lower():
+                out[same[0]] = m
+    return out
 
 
 def validate_llm_update(raw: str, vocab: Vocabulary) -> list[Preference]:

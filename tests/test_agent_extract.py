@@ -107,3 +107,20 @@ def test_llm_extraction_is_validated_against_the_catalog(vocab):
     assert Preference("attr:material", "plastic") in got
     assert all(p.value not in ("Acme Rockets", "gold") for p in got)  # not in the catalog: dropped
     assert validate_llm_update("I think you want a kettle", vocab) == []
+
+
+def test_a_model_reading_completes_the_parser_but_never_overrides_it() -> None:
+    from agent.extract import merge_preferences
+
+    parsed = [Preference("attr:connectivity", "Bluetooth"), Preference("max_price", "100"),
+              Preference("category", "Speakers")]
+    model = [Preference("attr:connectivity", "Bluetooth 5.2"), Preference("max_price", "1000"),
+             Preference("category", "Headphones"), Preference("brand", "Auralis"),
+             Preference("brand", "Echora", False)]
+    merged = merge_preferences(parsed, model)
+    assert Preference("attr:connectivity", "Bluetooth 5.2") in merged  # the longer form of the parser's value
+    assert Preference("attr:connectivity", "Bluetooth") not in merged
+    assert Preference("max_price", "100") in merged and Preference("max_price", "1000") not in merged
+    assert Preference("category", "Speakers") in merged and Preference("category", "Headphones") not in merged
+    assert Preference("brand", "Auralis") in merged and Preference("brand", "Echora", False) in merged
+    assert merge_preferences(parsed, []) == parsed
