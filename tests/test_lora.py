@@ -59,17 +59,20 @@ def test_heldout_split_is_disjoint(dataset) -> None:
 
 
 def test_labels_agree_with_the_parser_where_it_is_reliable(dataset, demo_vocab) -> None:
-    """Prices, brands and pick feedback: the parser reads our generated messages as labelled."""
+    """Prices, brands and pick feedback: the parser reads most generated messages as labelled. The labels come
+    from construction, and the training phrasings deliberately go beyond what the parser reads ("skip X",
+    "I'd go with X", "ooh the first one"), which is where the tuned model beats it (evals/LOCAL_LLM.md)."""
     train, _, _ = dataset
-    checked = 0
+    fields = ("max_price", "min_price", "brand", "avoid_brand", "feedback")
+    checked = agreed = 0
     for e in (e for e in train if e.task == "extract" and e.meta["source"] == "demo"):
-        gold = {(f, v) for f, v in Labels.pairs(parse_extraction(e.meta["gold"], demo_vocab))
-                if f in ("max_price", "min_price", "brand", "avoid_brand", "feedback")}
-        parsed = {(f, v) for f, v in parser_labels(e.meta["text"], demo_vocab).pairs()
-                  if f in ("max_price", "min_price", "brand", "avoid_brand", "feedback")}
-        assert gold == parsed, e.meta["text"]
+        gold = {(f, v) for f, v in parse_extraction(e.meta["gold"], demo_vocab).pairs() if f in fields}
+        parsed = {(f, v) for f, v in parser_labels(e.meta["text"], demo_vocab).pairs() if f in fields}
         checked += bool(gold)
-    assert checked > 50
+        agreed += bool(gold) and gold == parsed
+    assert checked > 50 and agreed / checked >= 0.85  # 0.89 when written
+    assert parser_labels("any air fryers not over $190", demo_vocab).pairs() == {("category", "Air Fryers"),
+                                                                                  ("max_price", "190")}
 
 
 def test_json_round_trip_and_validation(demo_vocab) -> None:
@@ -115,20 +118,42 @@ def test_a_few_lora_steps_lower_the_loss(tmp_path: Path) -> None:
 @pytest.mark.slow
 @needs_model
 def test_shipped_adapter_loads_and_answers_fixed_cases(demo_vocab) -> None:
-    from agent.local_model import load
+    from agent.local_model import ANSWER_TOKENS, load
     from training.lora import generate_batch
 
     assert (ADAPTER_DIR / "adapter_model.safetensors").stat().st_size < 10e6
     config = json.loads((ADAPTER_DIR / "training_config.json").read_text())
-    assert config["steps_done"] > 0 and config["recipe"]["heldout"]
-    model, tok = load(MODEL_DIR, ADAPTER_DIR)
+    assert config["total_steps"] > 0 and config["recipe"]["heldout"]
+    allowed = json.loads((ADAPTER_DIR / ANSWER_TOKENS).read_text())["reason"]
+    model, tok = load(MODEL_DIR, ADAPTER_DIR, half=True)  # the agent's path: merged, bfloat16
     items = [i for i in generate_demo_catalog() if i.top_category == "Power Tools" and i.price]
     cases = [(items[0], [Preference("max_price", str(int(items[0].price) + 50))]),
-             (items[1], [Preference("brand", items[1].brand or "")])]
-    *reasons, raw = generate_batch(model, tok, [reason_prompt(p, i) for i, p in cases]
-                                   + [extraction_prompt("I need a drill under $120")])
+             (items[1], [Preference("brand", items[1].brand or "")]),
+             (items[2], [Preference("max_price", str(int(items[2].price * 0.8)))])]  # over budget: must say so
+    prompts = [reason_prompt(p, i) for i, p in cases]
+    reasons = generate_batch(model, tok, prompts, max_new_tokens=40, vocabulary=allowed)
+    assert reasons == generate_batch(model, tok, prompts, max_new_tokens=40)  # the restriction changes no answer
     for (item, prefs), reason in zip(cases, reasons):
         assert check_grounded(reason, item, DialogueState(preferences=prefs), demo_vocab), reason
-    # extraction is measured, not required: the JSON must parse; its accuracy is in evals/LOCAL_LLM.md
-    assert raw.startswith("{") and isinstance(json.loads(raw), dict), raw
-    assert isinstance(parse_extraction(raw, demo_vocab), Labels)
+    assert "over your" in reasons[2], reasons[2]
+    raw = generate_batch(model, tok, [extraction_prompt("I need a cordless drill from Voltmark under $120"),
+                                      extraction_prompt("not a fan of the second one")])
+    got = [parse_extraction(r, demo_vocab).pairs() for r in raw]
+    assert {("max_price", "120"), ("brand", "Voltmark"), ("must_have", "cordless")} <= got[0], raw[0]
+    assert got[1] == {("feedback", "reject:2")}, raw[1]
+
+
+@pytest.mark.slow
+@needs_model
+def test_exported_data_carries_our_token_ids(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from training.lora import encode, export_data, read_data
+
+    train, held, recipe = build_dataset(None, seed=5, n_extract=20, n_reason=20, n_dialogue=0, n_heldout=10)
+    tok = AutoTokenizer.from_pretrained(MODEL_DIR)
+    export_data(tmp_path / "data.jsonl", train, held, recipe, tok, 160)
+    train2, held2, recipe2 = read_data(tmp_path / "data.jsonl")
+    assert recipe2 == json.loads(json.dumps(recipe)) and len(train2) == len(train) and len(held2) == len(held)
+    assert (train2[0].ids, train2[0].labels) == encode(tok, train[0].prompt, train[0].target, 160)
+    assert all(r.ids[:len(r.labels)] and len(r.ids) == len(r.labels) for r in train2 + held2)

