@@ -9,6 +9,7 @@ place under a file lock, so a crash leaves no half-written model and two racing 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import threading
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 DONE_MARKER = "CONVREC_CONVERTED"  # written last inside the temp folder: its presence means the folder is whole
-ADAPTER_DIR = Path(__file__).resolve().parent / "adapters" / "gemma-reasons"  # LoRA shipped by a later issue
+ADAPTER_DIR = Path(__file__).resolve().parent / "adapters" / "gemma-reasons"  # the shipped LoRA (training/lora.py)
+ANSWER_TOKENS = "answer_tokens.json"  # beside the adapter: token ids its training answers used, per task
 
 
 class LocalModelMissing(RuntimeError):
@@ -100,8 +102,15 @@ def _drop_gguf_marker(model: Any) -> None:
         del model.config.quantization_config
 
 
-def load(model_dir: Path, adapter: Path | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) on CPU in eval mode, converting first if needed; a LoRA adapter folder is applied when given."""
+def load(model_dir: Path, adapter: Path | None = None, half: bool = False) -> tuple[Any, Any]:
+    """(model, tokenizer) on CPU in eval mode, converting first if needed.
+
+    A LoRA adapter folder, when given, is merged into the weights (one matrix per layer again: no LoRA detour at
+    every decoding step). `half` keeps the weights in bfloat16: decoding on a CPU is memory-bound, and on this
+    project's 2-core machine a 5-row decoding step took 33 ms instead of 55 ms (prefill 0.22 s instead of 0.47 s)
+    with the same greedy answers on the held-out cases. int8 dynamic quantisation was faster still but wrecked
+    the answers (Gemma's activation outliers), so it is not offered.
+    """
     _offline()
     model_dir = Path(model_dir).expanduser()
     try:
@@ -116,9 +125,9 @@ def load(model_dir: Path, adapter: Path | None = None) -> tuple[Any, Any]:
     if adapter is not None and (adapter / "adapter_config.json").exists():
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter)
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     model.eval()
-    return model, tokenizer
+    return (model.to(torch.bfloat16) if half else model), tokenizer
 
 
 def default_adapter(use_adapter: bool) -> Path | None:
@@ -142,9 +151,11 @@ class LocalLLM:
 
     supports_tools = False  # a 270M base model cannot produce reliable tool calls: the agent runs guided
 
-    def __init__(self, model_dir: Path, adapter: Path | None = None, few_shot: str = FEW_SHOT):
+    def __init__(self, model_dir: Path, adapter: Path | None = None, few_shot: str = FEW_SHOT,
+                 half: bool = True):
         self.model_dir = Path(model_dir).expanduser()
         self.adapter = adapter
+        self.half = half
         self.few_shot = few_shot
         self.name = "local:gemma-3-270m" + ("+lora" if adapter else "")
         self._model: Any = None
@@ -154,7 +165,8 @@ class LocalLLM:
     @classmethod
     def from_settings(cls, settings: Any) -> "LocalLLM":
         """Built from resolved_local_model_dir and local_adapter (the shipped LoRA, when present)."""
-        return cls(settings.resolved_local_model_dir, default_adapter(settings.local_adapter))
+        return cls(settings.resolved_local_model_dir, default_adapter(settings.local_adapter),
+                   half=settings.local_bf16)
 
     def warm_up(self) -> float:
         """Load (converting on first use) now rather than on the first message; returns seconds taken."""
@@ -168,7 +180,7 @@ class LocalLLM:
         with self._lock:
             if self._model is None:
                 try:
-                    self._model, self._tokenizer = load(self.model_dir, self.adapter)
+                    self._model, self._tokenizer = load(self.model_dir, self.adapter, self.half)
                 except (LocalModelMissing, OSError, ValueError) as exc:
                     from agent.llm import LLMUnavailable
 
@@ -201,13 +213,25 @@ class LocalLLM:
         text = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
         return text.split("\n")[0].strip() if stop_at_newline else text.strip()
 
-    def complete_batch(self, prompts: Sequence[str], max_tokens: int = 48) -> list[str]:
-        """Greedy answers to several raw prompts in one batch (the picks of a turn), each cut at its newline."""
+    def complete_batch(self, prompts: Sequence[str], max_tokens: int = 40, task: str | None = None) -> list[str]:
+        """Greedy answers to several raw prompts in one batch (the picks of a turn), each cut at its newline.
+
+        `task` ("reason" / "extract"), with the tuned adapter: answers may use only the prompt's tokens and those
+        the adapter's training answers used (answer_tokens.json): the same greedy answers, a third faster.
+        """
         from training.lora import generate_batch
 
         self._ensure_loaded()
+        vocabulary = self._answer_tokens().get(task) if task else None
         with self._lock:
-            return generate_batch(self._model, self._tokenizer, prompts, max_new_tokens=max_tokens)
+            return generate_batch(self._model, self._tokenizer, prompts, max_new_tokens=max_tokens,
+                                  vocabulary=vocabulary)
+
+    def _answer_tokens(self) -> dict[str, list[int]]:
+        if not hasattr(self, "_answer_ids"):
+            path = self.adapter / ANSWER_TOKENS if self.adapter else None
+            self._answer_ids = json.loads(path.read_text()) if path and path.exists() else {}
+        return self._answer_ids
 
     @property
     def tuned(self) -> bool:

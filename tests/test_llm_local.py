@@ -109,3 +109,8 @@ def test_tuned_model_words_a_whole_turn_in_one_batch_and_stays_grounded(small_in
     turn = agent.reply(session, "wireless headphones under $150, just show me")
     assert turn.picks and all(p.item.price <= 150 for p in turn.picks)
     assert all(check_grounded(p.reason, p.item, session.state, agent.vocab) for p in turn.picks)
+    plain = build_agent(Settings(llm_backend="none"), index=small_index)  # template reasons for the same picks
+    templates = {p.item.item_id: p.reason for p in plain.reply(plain.new_session(), "wireless headphones under "
+                                                                 "$150, just show me").picks}
+    worded = [p for p in turn.picks if p.item.item_id in templates and p.reason != templates[p.item.item_id]]
+    assert worded, "the tuned model's wording should be kept for at least one pick"
