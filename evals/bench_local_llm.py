@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from agent.config import Settings
-from agent.extract import Vocabulary, stems, vocabulary
+from agent.extract import Vocabulary, merge_preferences, stems, vocabulary
 from agent.policy import constraints_of
 from agent.reasons import check_grounded, template_reason
 from agent.state import DialogueState, Preference
@@ -62,10 +62,8 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 
 
 def combined(parser: Labels, model: Labels) -> Labels:
-    """What the guided agent keeps: the parser's preferences plus the model's on attributes the parser missed."""
-    have = {p.attribute for p in parser.preferences}
-    extra = tuple(p for p in model.preferences if p.attribute not in have)
-    return Labels(parser.preferences + extra, parser.feedback or model.feedback, parser.pick or model.pick)
+    """What the guided agent keeps: the parser's preferences completed by the model's (`merge_preferences`)."""
+    return Labels(tuple(merge_preferences(parser.preferences, model.preferences)), parser.feedback, parser.pick)
 
 
 def needs_covered(reason: str, prefs: Sequence[Preference], item: Item) -> tuple[int, int]:
@@ -136,23 +134,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Score every contender on the held-out split and print the JSON summary last."""
     ap = argparse.ArgumentParser(prog="python -m evals.bench_local_llm")
     ap.add_argument("--data", default=None, help="datasets folder (default: Settings.data_dir)")
-    ap.add_argument("--limit", type=int, default=40, help="held-out examples per task (CPU time)")
+    ap.add_argument("--limit", type=int, default=100, help="held-out examples per task (CPU time)")
+    ap.add_argument("--heldout", type=int, default=200, help="size of the held-out pool built per catalog share")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-base", action="store_true", help="skip the untuned base model (saves minutes)")
     ap.add_argument("--adapter", type=Path, default=None, help="adapter folder (default: the shipped one)")
+    ap.add_argument("--fp32", action="store_true", help="also score the tuned model in float32")
     args = ap.parse_args(argv)
     import torch
-    from peft import PeftModel
 
-    from agent.local_model import ADAPTER_DIR, load
+    from agent.local_model import ADAPTER_DIR, ANSWER_TOKENS, load
 
     adapter = args.adapter or ADAPTER_DIR
+    answer_tokens = json.loads((adapter / ANSWER_TOKENS).read_text()) if (adapter / ANSWER_TOKENS).exists() else {}
     torch.set_num_threads(args.threads)
     settings = Settings.from_env(**({"data_dir": Path(args.data)} if args.data else {}))
     data_dir = settings.data_dir if (Path(settings.data_dir) / "amazon2018-industrial-scientific").exists() else None
     meta = json.loads((adapter / "training_config.json").read_text())
     cfg = meta["config"]
-    _, held, _ = build_dataset(data_dir, cfg["seed"], cfg["n_extract"], cfg["n_reason"], cfg["n_dialogue"])
+    _, held, _ = build_dataset(data_dir, cfg["seed"], cfg["n_extract"], cfg["n_reason"], cfg["n_dialogue"],
+                               n_heldout=args.heldout)
     catalogs = split_catalogs(data_dir)
     vocabs = {name: vocabulary(ItemSet(c[0])) for name, c in catalogs.items()}
     items = {name: {i.item_id: i for i in c[2]} for name, c in catalogs.items()}
@@ -168,18 +169,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "extraction_parser": extraction_scores(gold, parser),
                            "grounded_rate_template": reason_scores(cases, templates)["grounded"],
                            "reasons_template": reason_scores(cases, templates)}
-    model, tok = load(settings.resolved_local_model_dir)
-    contenders = [("base", model, SHOT_EXTRACT, SHOT_REASON)] if not args.skip_base else []
-    for name, mdl, shot_e, shot_r in contenders + [("tuned", None, "", "")]:
-        if name == "tuned":
-            mdl = PeftModel.from_pretrained(model, adapter).eval()
+    contenders = ([] if args.skip_base else [("base", None, SHOT_EXTRACT, SHOT_REASON)]) + [("tuned", adapter, "", "")]
+    if args.fp32:
+        contenders.append(("tuned_fp32", adapter, "", ""))
+    for name, weights, shot_e, shot_r in contenders:
+        # the agent's own loading path: adapter merged, bfloat16 weights unless CONVREC_LOCAL_BF16=0
+        mdl, tok = load(settings.resolved_local_model_dir, weights, half=settings.local_bf16 and name != "tuned_fp32")
         gen = lambda ps, m=mdl: generate_batch(m, tok, ps, max_new_tokens=48)  # noqa: E731
+        # reasons as the agent asks for them: at most 40 tokens; the tuned model limited to its answer tokens
+        allowed = answer_tokens.get("reason") if weights is not None else None
+        gen_r = lambda ps, m=mdl: generate_batch(m, tok, ps, max_new_tokens=40, vocabulary=allowed)  # noqa: E731
         print(f"{name}: extraction on {len(ext)} messages", file=sys.stderr, flush=True)
         raw_e, _ = run_model(gen, [shot_e + e.prompt for e in ext], 8)
         print(f"{name}: reasons for {len(rea)} picks", file=sys.stderr, flush=True)
         pred = [parse_extraction(r, vocabs[e.meta["source"]]) for r, e in zip(raw_e, ext)]
-        raw_r, times = run_model(gen, [shot_r + e.prompt for e in rea], 5)  # one batch = the 5 picks of a turn
-        suffix = "" if name == "tuned" else "_base"
+        raw_r, times = run_model(gen_r, [shot_r + e.prompt for e in rea], 5)  # one batch = the 5 picks of a turn
+        suffix = "" if name == "tuned" else "_" + name
         out[f"extraction_f1{suffix}"] = extraction_scores(gold, pred)["f1"]
         out[f"extraction{suffix or '_tuned'}"] = extraction_scores(gold, pred)
         out[f"grounded_rate{suffix}"] = reason_scores(cases, raw_r)["grounded"]
@@ -198,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "training_steps": meta.get("total_steps", meta.get("steps_done")), "openai": _openai_note(settings),
                 "fluency_proxy": "4-60 words, ends with . or !, no repeated word trigram, no word 4+ times",
                 "hardware": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                             "cores": os.cpu_count(), "note": "CPU shared with other jobs: timings are noisy"}})
+                             "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}})
     print(json.dumps(out))
     return 0
 
