@@ -154,7 +154,7 @@ _WORD = re.compile(r"[a-z][a-z0-9-]{3,}")
 _GENERIC = frozenset(  # wording any reason may use without naming a fact ("within your budget")
     "this that with from your have will good great pick picks item items product products match matches because "
     "also want wanted asked option options within budget price priced under over brand category similar like "
-    "liked bought what which fits".split())
+    "liked bought what which fits made".split())
 
 
 def strict_grounding(index: Any) -> Callable[[Any, list[str]], tuple[bool, str]]:
