@@ -135,7 +135,7 @@ def train(cfg: TrainConfig, train_rows: list[tuple[list[int], list[int]]], model
     skip = cfg.skip_examples
     model.train()
     started = time.perf_counter()
-    step = 0
+    step, warm = 0, 0.0
     while step < total[0]:
         step += 1
         while len(order) < cfg.batch:  # one shuffled pass after another, the earlier stage's share skipped
@@ -155,10 +155,14 @@ def train(cfg: TrainConfig, train_rows: list[tuple[list[int], list[int]]], model
         curve.append(round(loss.item(), 4))
         elapsed = time.perf_counter() - started
         per_step = elapsed / step
-        if step == 20 and per_step * total[0] > cfg.time_budget_s:  # fit the schedule to the budget
-            total[0] = max(step + 1, int(cfg.time_budget_s / per_step))
-            log(f"time budget {cfg.time_budget_s:.0f}s holds {total[0]} steps: the schedule now ends there")
-        if step % max(1, total[0] // 100) == 0 or step < 20:
+        if step == 10:
+            warm = elapsed  # the first steps include CUDA start-up and allocator warm-up: time the next ones
+        if step == 30:  # fit the schedule to the budget at the steady pace of steps 11-30
+            steady = (elapsed - warm) / 20
+            if elapsed + steady * (total[0] - step) > cfg.time_budget_s:
+                total[0] = max(step + 1, step + int((cfg.time_budget_s - elapsed) / steady))
+                log(f"time budget {cfg.time_budget_s:.0f}s holds {total[0]} steps: the schedule now ends there")
+        if step % max(1, total[0] // 100) == 0 or step < 30:
             log(f"step {step}/{total[0]} loss {curve[-1]:.3f} {per_step:.2f}s/step "
                 f"eta {per_step * (total[0] - step) / 60:.1f} min")
         if elapsed + per_step > cfg.time_budget_s:
