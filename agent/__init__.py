@@ -261,10 +261,11 @@ class Agent:
 
     def _reword_batch(self, picks: list[Pick], st: DialogueState, context: list) -> list[Pick]:
         """The tuned local model writes every pick's reason in one batch, in the format it was trained on."""
-        from training.lora_data import reason_prompt
+        from training.lora_data import REASON_MAX_TOKENS, reason_prompt
 
         try:
-            texts = self.llm.complete_batch([reason_prompt(st.preferences, p.item) for p in picks], 40, task="reason")
+            texts = self.llm.complete_batch([reason_prompt(st.preferences, p.item) for p in picks], REASON_MAX_TOKENS,
+                                            task="reason")
         except LLMUnavailable:
             return picks
         out = []

@@ -120,6 +120,8 @@ def check_grounded(reason: str, item: Item, state: DialogueState, vocab: Vocabul
                     return False
         paths = " > ".join(i.category for i in [item, *context]).lower()
         values = {v.lower() for i in [item, *context] for v in i.attributes.values()}
+        for value in sorted((v for v in values if len(v) > 2), key=len, reverse=True):
+            low = low.replace(value, " | ")  # a true value names no category: "small dogs" is no claim of Dogs
         for level in vocab.levels:
             # Amazon-style leaves join several levels ("Adhesive Tapes Duct Tape"): a part of one is true too;
             # a level that is also one of the item's values ("pour-over" use case) is that value.
@@ -137,8 +139,10 @@ def _drop_true_negations(reason: str, item: Item, state: DialogueState) -> str:
             continue
         if _has_value(item, p.attribute[5:], p.value):
             continue
-        pattern = rf"\b(rather than|instead of|not|isn't|no)\s+(the\s+|a\s+)?{re.escape(p.value)}\b"
-        reason = re.sub(pattern, " ", reason, flags=re.I)
+        for value in {p.value, _phrase(p.attribute[5:], p.value)}:
+            pattern = (rf"\b(rather than|instead of|not|isn't|no|does not say whether it (?:is|has))\s+"
+                       rf"(the\s+|a\s+)?{re.escape(value)}\b")
+            reason = re.sub(pattern, " ", reason, flags=re.I)
     return reason
 
 

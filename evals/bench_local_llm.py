@@ -24,7 +24,8 @@ from agent.reasons import check_grounded, template_reason
 from agent.state import DialogueState, Preference
 from retrieval.items import Item
 from training.lora import generate_batch
-from training.lora_data import (ItemSet, Labels, build_dataset, parse_extraction, parser_labels, split_catalogs)
+from training.lora_data import (REASON_MAX_TOKENS, ItemSet, Labels, build_dataset, parse_extraction, parser_labels,
+                                split_catalogs)
 
 SHOT_EXTRACT = 'Shopper: I need a cordless drill from Voltmark under $100\nJSON: {"category":["Drills"],' \
                '"brand":["Voltmark"],"must_have":["cordless"],"max_price":100}\n\n'
@@ -176,9 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the agent's own loading path: adapter merged, bfloat16 weights unless CONVREC_LOCAL_BF16=0
         mdl, tok = load(settings.resolved_local_model_dir, weights, half=settings.local_bf16 and name != "tuned_fp32")
         gen = lambda ps, m=mdl: generate_batch(m, tok, ps, max_new_tokens=48)  # noqa: E731
-        # reasons as the agent asks for them: at most 40 tokens; the tuned model limited to its answer tokens
+        # reasons as the agent asks for them: at most REASON_MAX_TOKENS; the tuned model limited to its answer tokens
         allowed = answer_tokens.get("reason") if weights is not None else None
-        gen_r = lambda ps, m=mdl: generate_batch(m, tok, ps, max_new_tokens=40, vocabulary=allowed)  # noqa: E731
+        gen_r = lambda ps, m=mdl: generate_batch(m, tok, ps, max_new_tokens=REASON_MAX_TOKENS,  # noqa: E731
+                                                 vocabulary=allowed)
         print(f"{name}: extraction on {len(ext)} messages", file=sys.stderr, flush=True)
         raw_e, _ = run_model(gen, [shot_e + e.prompt for e in ext], 8)
         print(f"{name}: reasons for {len(rea)} picks", file=sys.stderr, flush=True)

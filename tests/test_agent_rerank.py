@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 
@@ -105,6 +106,22 @@ def test_a_wish_the_item_misses_may_be_named_after_a_negation(index):
     assert not check_grounded("Cordless, not 20V but 12V.", drill, wants_20v, vocab)  # a wrong value still fails
     wants_cordless = DialogueState(preferences=[Preference("attr:power_source", "cordless")])
     assert not check_grounded("18V, but not cordless.", drill, wants_cordless, vocab)  # denies what the item has
+
+
+def test_a_wish_the_listing_does_not_cover_may_be_named_as_unknown(index):
+    drill, vocab = item(index, "t-drill-1"), vocabulary(index)  # no material in its listing
+    wants_plastic = DialogueState(preferences=[Preference("attr:material", "plastic")])
+    assert check_grounded("Cordless. But the listing does not say whether it is plastic.", drill, wants_plastic, vocab)
+    assert not check_grounded("Cordless and plastic.", drill, wants_plastic, vocab)
+
+
+def test_a_true_value_is_no_category_claim(index):
+    """A value that contains a category's name ("running events") claims the value, not the category."""
+    tent, vocab = item(index, "t-tent-1"), vocabulary(index)
+    tent = dataclasses.replace(tent, attributes={**tent.attributes, "use_case": "running events"})
+    state = DialogueState()
+    assert check_grounded("Made for running events.", tent, state, vocab)
+    assert not check_grounded("Great for running.", tent, state, vocab)  # Running alone is a category it is not in
 
 
 def test_interest_centroid_without_a_checkpoint(index, tmp_path):

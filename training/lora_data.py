@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from retrieval.search import CatalogIndex
 
 EXTRACT_PROMPT = "Shopper: {text}\nJSON:"
-REASON_PROMPT = "Wants: {wants}\nItem: {item}\nReason:"
+REASON_PROMPT = "Item: {item}\nFits: {fits}\nMisses: {misses}\nReason:"
+REASON_MAX_TOKENS = 56  # a reason's token budget: 99 % of the training targets fit (the 95th percentile is 41)
 JSON_KEYS = ("category", "brand", "must_have", "min_price", "max_price", "price_band", "avoid_category",
              "avoid_brand", "avoid", "feedback", "pick")  # fixed order: the model learns one layout
 HELDOUT_DEMO = frozenset({"Coffee", "Audio"})
@@ -166,6 +167,13 @@ def _value_text(key: str, value: str) -> str:
     return key.replace("_", " ") if value.lower() in ("yes", "true") else value
 
 
+def _flag_text(key: str, value: str) -> str:
+    """Words for one attribute value: "temperature control" for yes, "no temperature control" for no."""
+    if value.lower() in ("no", "false"):
+        return "no " + key.replace("_", " ")
+    return _value_text(key, value)
+
+
 def shown_attributes(item: Item, prefs: Iterable[Preference] = (), max_attrs: int = 4) -> dict[str, str]:
     """The attributes the reason prompt shows: those the shopper asked about first, then the listing's order.
 
@@ -178,25 +186,76 @@ def shown_attributes(item: Item, prefs: Iterable[Preference] = (), max_attrs: in
 
 
 def item_line(item: Item, prefs: Iterable[Preference] = ()) -> str:
-    """The catalog record as one short line: title | brand | price | category | key attributes.
-
-    With a stated budget the price says how it compares ("$71.49 over budget"): a 270M model copies facts well
-    but compares numbers badly, so the comparison is computed here, never left to the model.
-    """
+    """The catalog record as one short line: title | brand | price | category | key attributes."""
     title = " ".join(item.title.split()[:10])
-    price = (f"${item.price:.2f}".replace(".00", "") if item.price is not None else "no price")
-    budgets = [float(p.value) for p in prefs if p.attribute == "max_price"]
-    if item.price is not None and budgets:
-        price += " within budget" if item.price <= min(budgets) else " over budget"
+    price = _money(item.price) if item.price is not None else "no price"
     leaf = item.category_path[-1] if item.category_path else "uncategorised"
     attrs = [f"{k.replace('_', ' ')}: {v}" for k, v in shown_attributes(item, prefs).items()]
     return " | ".join([title, item.brand or "no brand", price, leaf, ", ".join(attrs) or "no attributes"])
 
 
+@dataclass(frozen=True)
+class Fit:
+    """One stated need checked against the record: met, missed, or not in the listing (`have` empty)."""
+
+    kind: str  # "attr" | "flag" (a yes/no attribute) | "brand" | "category" | "budget"
+    met: bool
+    want: str  # the need in words: "plastic", "temperature control", "$215" (a budget)
+    have: str = ""  # what the item has instead: "stainless steel", "$219"; "" when the listing does not say
+    key: str = ""  # the attribute's name, for "attr": "material"
+
+    def note(self) -> str:
+        """How the prompt states it: the model restates these, it never compares anything itself."""
+        if self.kind == "budget":
+            return f"{self.have} {'within' if self.met else 'over'} your {self.want} budget"
+        if self.kind == "brand":
+            return f"by {self.want}"
+        if self.kind == "category":
+            return f"in {self.want}"
+        want = f"{self.key}: {self.want}" if self.kind == "attr" else self.want
+        if self.met:
+            return want
+        return f"{want} (it is {self.have})" if self.have else f"{want} (not listed)"
+
+
+def fit_notes(prefs: Iterable[Preference], item: Item) -> list[Fit]:
+    """Each stated need the record can confirm or deny, in the shopper's order.
+
+    Comparisons are made here, exactly, never by the model: a 270M model copies facts well but judges "is $219
+    under $175?" or "is stainless steel plastic?" badly (an earlier prompt left that to it: 4 % of its reasons
+    claimed a missed need as met).
+    """
+    attrs = {k.lower(): (k, v) for k, v in shown_attributes(item, prefs).items()}
+    out: list[Fit] = []
+    for p in prefs:
+        if p.attribute.startswith("attr:") and p.wanted:
+            key = p.attribute[5:].lower()
+            want = _flag_text(key, p.value)
+            kind = "flag" if p.value.lower() in ("yes", "no", "true", "false") else "attr"
+            if key not in attrs:
+                out.append(Fit(kind, False, want, key=key.replace("_", " ")))
+            else:
+                have = attrs[key][1]
+                out.append(Fit(kind, have.lower() == p.value.lower(), want, _flag_text(key, have),
+                               key.replace("_", " ")))
+        elif p.attribute == "brand" and p.wanted and item.brand and item.brand.lower() == p.value.lower():
+            out.append(Fit("brand", True, item.brand))
+        elif p.attribute == "max_price" and item.price is not None:
+            out.append(Fit("budget", item.price <= float(p.value), _money(float(p.value)), _money(item.price)))
+        elif p.attribute == "category" and p.wanted:
+            level = next((c for c in item.category_path if c.lower() == p.value.lower()), None)
+            if level:
+                out.append(Fit("category", True, level))
+    return out
+
+
 def reason_prompt(prefs: Iterable[Preference], item: Item) -> str:
-    """The reason prompt for one pick."""
+    """The reason prompt for one pick: the record, then which stated needs it meets and which it misses."""
     prefs = list(prefs)
-    return REASON_PROMPT.format(wants=wants_text(prefs), item=item_line(item, prefs))
+    notes = fit_notes(prefs, item)
+    fits = "; ".join(f.note() for f in notes if f.met) or "nothing named"
+    misses = "; ".join(f.note() for f in notes if not f.met) or "none"
+    return REASON_PROMPT.format(item=item_line(item, prefs), fits=fits, misses=misses)
 
 
 # ------------------------------------------------------------------ reference reasons (training targets)
@@ -205,32 +264,38 @@ def _money(value: float) -> str:
     return f"${value:.0f}" if float(value).is_integer() else f"${value:.2f}"
 
 
+def _met_words(f: Fit, rng: random.Random) -> str:
+    if f.kind == "budget":
+        return rng.choice([f"{f.have}, within your {f.want} budget", f"at {f.have} it is within your {f.want} budget"])
+    if f.kind == "brand":
+        return rng.choice([f"from {f.want} as you asked", f"made by {f.want}", f"a {f.want}"])
+    if f.kind == "category":
+        return rng.choice([f"in {f.want}", f"one of the {f.want}"])
+    if f.kind == "flag":
+        return f"with {f.want}"
+    if f.key == "use case":
+        return rng.choice([f"made for {f.want}", f"good for {f.want}"])
+    if f.key in ("color", "material"):
+        return f"in {f.want}" if f.key == "color" else f"made of {f.want}"
+    return rng.choice([f"{f.want} {f.key}", f"its {f.key} is {f.want}"])
+
+
+def _missed_words(f: Fit, rng: random.Random) -> str:
+    if f.kind == "budget":
+        return f"at {f.have} it is over your {f.want} budget"
+    if not f.have:
+        return f"the listing does not say whether it {'has' if f.kind == 'flag' else 'is'} {f.want}"
+    if f.kind == "flag":
+        return f"it has {f.have}"
+    return rng.choice(["its {key} is {have}, not {want}", "note its {key} is {have} rather than {want}"]).format(
+        key=f.key, have=f.have, want=f.want)
+
+
 def reference_reason(prefs: Sequence[Preference], item: Item, rng: random.Random) -> str:
-    """One or two sentences naming what matches; honest about what does not; every fact from the record."""
-    attrs = {k.lower(): v for k, v in shown_attributes(item, prefs).items()}
-    good, bad = [], []
-    for p in prefs:
-        if p.attribute.startswith("attr:") and p.wanted:
-            key = p.attribute[5:].lower()
-            if attrs.get(key, "").lower() == p.value.lower():
-                good.append(_value_text(key, p.value))
-            elif key in attrs and re.search(r"\d", p.value):  # check_grounded allows no number the item lacks
-                bad.append(f"it is {_value_text(key, attrs[key])}, not the {key.replace('_', ' ')} you asked for")
-            elif key in attrs:
-                bad.append(rng.choice(["it is {have}, not {want}", "note it is {have} rather than {want}"]).format(
-                    have=_value_text(key, attrs[key]), want=_value_text(key, p.value)))
-            else:
-                bad.append(f"the listing does not say whether it is {_value_text(key, p.value)}")
-        elif p.attribute == "brand" and p.wanted and item.brand and item.brand.lower() == p.value.lower():
-            good.append(rng.choice([f"from {item.brand} as you asked", f"made by {item.brand}", f"a {item.brand}"]))
-        elif p.attribute == "max_price" and item.price is not None:
-            if item.price <= float(p.value):
-                good.append(rng.choice([f"{_money(item.price)}, within your ${p.value} budget",
-                                        f"at {_money(item.price)} it is under your ${p.value} limit"]))
-            else:
-                bad.append(f"at {_money(item.price)} it is over your ${p.value} budget")
-        elif p.attribute == "category" and p.wanted and p.value in item.category_path:
-            good.append(rng.choice([f"in {p.value}", f"one of the {p.value}"]))
+    """One or two sentences restating the met needs, then honestly the missed ones; every fact from the record."""
+    notes = fit_notes(prefs, item)
+    good = [_met_words(f, rng) for f in notes if f.met]
+    bad = [_missed_words(f, rng) for f in notes if not f.met]
     if not good:
         leaf = item.category_path[-1] if item.category_path else ""
         extra = [_value_text(k, v) for k, v in shown_attributes(item, prefs).items()
@@ -239,8 +304,10 @@ def reference_reason(prefs: Sequence[Preference], item: Item, rng: random.Random
         good.append(f"{lead}{f' in {leaf}' if leaf else ''}" + (f", {' and '.join(extra)}" if extra else "")
                     + (f", by {item.brand}" if item.brand else ""))
     first = good[0] if len(good) == 1 else ", ".join(good[:-1]) + " and " + good[-1]
-    if not first[0].isupper():
+    if first.startswith(("in ", "one of", "made ", "from ", "a ", "good for", "$")):
         first = rng.choice(["It is ", "This one is ", ""]) + first
+    elif first[0].isdigit() or first.startswith("with "):
+        first = rng.choice(["It has ", "This one has ", ""]) + first.removeprefix("with ")
     text = first[0].upper() + first[1:] + "."
     if bad:
         text += " " + rng.choice(["But ", "However, "]) + "; ".join(bad[:2]) + "."
@@ -363,21 +430,30 @@ def generate_message(item: Item, vocab: Vocabulary, others: Sequence[Item], rng:
 
 def generate_reason_case(item: Item, vocab: Vocabulary, others: Sequence[Item],
                          rng: random.Random) -> list[Preference]:
-    """Stated needs for which `item` is a pick: mostly fitting, sometimes only partly (a missed value or budget)."""
+    """Stated needs for which `item` is a pick: mostly fitting, often only partly (a missed value, an attribute
+    the listing lacks, or the budget), so that the model learns to say plainly what does not fit."""
     leaf, values = _catalog_words(item, vocab)
     values = [(k, v) for k, v in values if k in shown_attributes(item, max_attrs=99)]
+    kin = [o for o in others if o.category_path[-1:] == item.category_path[-1:] and o is not item] or list(others)
     prefs: list[Preference] = []
     if leaf and rng.random() < 0.5:
         prefs.append(Preference("category", leaf))
     for k, v in rng.sample(values, min(len(values), rng.choice([0, 1, 1, 2]))):
-        if rng.random() < 0.25:  # a partial fit: the shopper wanted another value of this attribute
-            alt = [o.attributes[k] for o in others if o.attributes.get(k) not in (None, v)]
+        if rng.random() < 0.35:  # a partial fit: the shopper wanted another value of this attribute
+            alt = [o.attributes[k] for o in kin if o.attributes.get(k) not in (None, v)]
             v = rng.choice(alt) if alt else v
         prefs.append(Preference(f"attr:{k}", v))
+    if rng.random() < 0.1:  # a need the listing says nothing about
+        lacking = [(k, v) for o in kin for k, v in o.attributes.items()
+                   if k not in item.attributes and k not in ("model", "warranty", "imdb_id") and len(v) <= 25
+                   and v.lower() not in ("no", "false")]
+        if lacking:
+            k, v = rng.choice(lacking)
+            prefs.append(Preference(f"attr:{k}", v))
     if item.brand and rng.random() < 0.3:
         prefs.append(Preference("brand", item.brand))
     if item.price is not None and rng.random() < 0.6:
-        factor = rng.choice([0.8, 1.2, 1.5, 2.0])  # 0.8: over budget, said honestly
+        factor = rng.choice([0.7, 0.9, 1.1, 1.2, 1.5, 2.0])  # under 1: over budget, said honestly
         prefs.append(Preference("max_price", str(int(round(item.price * factor)) or 1)))
     return prefs
 
