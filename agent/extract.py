@@ -293,7 +293,8 @@ def _clauses(low: str) -> list[str]:
     """Clauses with negation idioms normalised to "not", so a cue never crosses a comma or a "but"."""
     low = re.sub(r"\b(anything but|other than|except( for)?|(do not|don'?t|dont) (want|like|need)|"
                  r"no more|stay away from|rather not|not interested in)\b", " not ", low)
-    return [c for c in re.split(r"[,.;!?]|\bbut\b|\band\b(?= (?:not|no)\b)", low) if c.strip()]
+    # a full stop ends a clause; a decimal point ("0.7 kg", "Bluetooth 5.2") does not
+    return [c for c in re.split(r"[,;!?]|(?<!\d)\.|\.(?!\d)|\bbut\b|\band\b(?= (?:not|no)\b)", low) if c.strip()]
 
 
 def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:

@@ -39,6 +39,20 @@ def test_units_are_not_prices(vocab):
     assert not {p for p in prefs("a tent under 2 kg for more than 2 people", vocab) if p[0].endswith("price")}
 
 
+def test_a_decimal_point_is_no_full_stop():
+    """ "1.5 L" is one value; a full stop still ends a clause, so a negation stays in its own sentence.
+    (The demo catalog: the test catalog has no decimal value on two items, which a value needs to be vocabulary.)"""
+    from retrieval.demo import generate_demo_catalog
+    from training.lora_data import ItemSet
+
+    demo = vocabulary(ItemSet(generate_demo_catalog()))
+    got = prefs("a kettle, 1.5 L please", demo)
+    assert ("attr:capacity", "1.5 L", True) in got and ("attr:capacity", "5 L", True) not in got
+    assert ("attr:connectivity", "Bluetooth 5.2", True) in prefs("earbuds with Bluetooth 5.2", demo)
+    got = prefs("A kettle. Not plastic. Glass is fine.", demo)  # ("glass" is a carafe's value there)
+    assert ("attr:material", "plastic", False) in got and not any(v == "glass" and not w for _, v, w in got)
+
+
 def test_cheap_is_a_soft_price_band(vocab):
     assert ("price_band", "low", True) in prefs("something cheap", vocab)
 
