@@ -247,6 +247,13 @@ def fit_notes(prefs: Iterable[Preference], item: Item) -> list[Fit]:
     return out
 
 
+def _met(notes: Sequence[Fit]) -> list[Fit]:
+    """The met needs a reason states: the category only when nothing else matched (every pick of a turn is
+    usually in the category asked for, so it tells the shopper nothing; the template does the same)."""
+    met = [f for f in notes if f.met]
+    return [f for f in met if f.kind != "category"] or met
+
+
 def _first_miss(notes: Sequence[Fit]) -> list[Fit]:
     """The one missed need a reason states: the budget if it is missed, else the first. A reason stays short
     (the 5 picks of a turn are written in one batch that lasts as long as its longest reason, ~30 ms a token
@@ -259,7 +266,7 @@ def reason_prompt(prefs: Iterable[Preference], item: Item) -> str:
     """The reason prompt for one pick: the record, then which stated needs it meets and which it misses."""
     prefs = list(prefs)
     notes = fit_notes(prefs, item)
-    fits = "; ".join(f.note() for f in notes if f.met) or "nothing named"
+    fits = "; ".join(f.note() for f in _met(notes)) or "nothing named"
     misses = "; ".join(f.note() for f in _first_miss(notes)) or "none"
     return REASON_PROMPT.format(item=item_line(item, prefs), fits=fits, misses=misses)
 
@@ -298,7 +305,7 @@ def _missed_words(f: Fit, rng: random.Random) -> str:
 def reference_reason(prefs: Sequence[Preference], item: Item, rng: random.Random) -> str:
     """One or two sentences restating the met needs, then honestly the missed ones; every fact from the record."""
     notes = fit_notes(prefs, item)
-    good = [_met_words(f, rng) for f in notes if f.met]
+    good = [_met_words(f, rng) for f in _met(notes)]
     bad = [_missed_words(f, rng) for f in _first_miss(notes)]
     if not good:
         leaf = item.category_path[-1] if item.category_path else ""
