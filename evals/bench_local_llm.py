@@ -135,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Score every contender on the held-out split and print the JSON summary last."""
     ap = argparse.ArgumentParser(prog="python -m evals.bench_local_llm")
     ap.add_argument("--data", default=None, help="datasets folder (default: Settings.data_dir)")
-    ap.add_argument("--limit", type=int, default=100, help="held-out examples per task (CPU time)")
+    ap.add_argument("--limit", type=int, default=100, help="held-out extraction messages (CPU time)")
+    ap.add_argument("--reason-limit", type=int, default=200,
+                    help="held-out reason cases, in turns of 5 (p95 of 20 turns would be their maximum)")
     ap.add_argument("--heldout", type=int, default=200, help="size of the held-out pool built per catalog share")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-base", action="store_true", help="skip the untuned base model (saves minutes)")
@@ -159,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     vocabs = {name: vocabulary(ItemSet(c[0])) for name, c in catalogs.items()}
     items = {name: {i.item_id: i for i in c[2]} for name, c in catalogs.items()}
     ext = [e for e in held if e.task == "extract" and e.meta["source"] in vocabs][:args.limit]
-    rea = [e for e in held if e.task == "reason"][:args.limit // 5 * 5]
+    rea = [e for e in held if e.task == "reason"][:args.reason_limit // 5 * 5]
     gold = [parse_extraction(e.meta["gold"], vocabs[e.meta["source"]]) for e in ext]
     cases = [([Preference(a, v, w) for a, v, w in e.meta["prefs"]], items[e.meta["source"]][e.meta["item_id"]],
               vocabs[e.meta["source"]]) for e in rea]

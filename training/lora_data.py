@@ -248,10 +248,12 @@ def fit_notes(prefs: Iterable[Preference], item: Item) -> list[Fit]:
 
 
 def _met(notes: Sequence[Fit]) -> list[Fit]:
-    """The met needs a reason states: the category only when nothing else matched (every pick of a turn is
-    usually in the category asked for, so it tells the shopper nothing; the template does the same)."""
+    """The met needs a reason states: the category only when no attribute matched (then every pick of a turn
+    is in the category asked for, and saying so tells the shopper nothing; the template does the same)."""
     met = [f for f in notes if f.met]
-    return [f for f in met if f.kind != "category"] or met
+    if any(f.kind in ("attr", "flag") for f in met):
+        return [f for f in met if f.kind != "category"]
+    return met
 
 
 def _first_miss(notes: Sequence[Fit]) -> list[Fit]:
