@@ -79,6 +79,7 @@ class Vocabulary:
     level_tops: dict[str, set[str]] = field(default_factory=dict)  # level -> top categories of its items
     by_stem: dict[str, list[str]] = field(default_factory=dict)  # stem -> levels containing it
     values: dict[tuple[str, ...], list[tuple[str, str]]] = field(default_factory=dict)  # value -> [(key, value)]
+    level_phrases: set[tuple[str, ...]] = field(default_factory=set)  # stems of multi-word levels ("espresso machine")
     has_prices: bool = False
     max_n: int = 4
     index: CatalogIndex | None = field(default=None, repr=False, compare=False)  # for lexical disambiguation
@@ -158,6 +159,8 @@ def vocabulary(index: CatalogIndex) -> Vocabulary:
     for level in vocab.level_depth:
         ordered = [s for s in stems(level) if s not in _GENERIC and len(s) > 1]
         informative = frozenset(ordered)
+        if len(stems(level)) > 1:
+            vocab.level_phrases.add(stems(level))
         if informative:
             vocab.levels[level] = informative
             vocab.level_head[level] = ordered[-1]
@@ -304,9 +307,16 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
         words = tokens(clause)
         toks = [stem(t) for t in words]
         used = [False] * len(toks)
+        # A category's whole name ("espresso machines", "pour-over") names the category, not the attribute value
+        # that shares a word with it (use case "espresso"), unless it follows "for" (what the thing is for).
+        held = [False] * len(toks)
+        for n in range(2, min(vocab.max_n, len(toks)) + 1):
+            for i in range(min(len(toks), _purpose_start(words)) - n + 1):
+                if tuple(toks[i:i + n]) in vocab.level_phrases:
+                    held[i:i + n] = [True] * n
         for n in range(min(vocab.max_n, len(toks)), 0, -1):
             for i in range(len(toks) - n + 1):
-                if any(used[i:i + n]):
+                if any(used[i:i + n]) or any(held[i:i + n]):
                     continue
                 key = tuple(toks[i:i + n])
                 wanted = not any(w in _NEGATORS or w.endswith("n't") for w in words[max(0, i - 4):i])

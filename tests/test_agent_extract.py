@@ -53,6 +53,18 @@ def test_a_decimal_point_is_no_full_stop():
     assert ("attr:material", "plastic", False) in got and not any(v == "glass" and not w for _, v, w in got)
 
 
+def test_a_category_name_is_not_read_as_the_value_inside_it():
+    """"espresso machines" is the category, not the grinders' use case "espresso"; after "for" it is the use."""
+    from retrieval.demo import generate_demo_catalog
+    from training.lora_data import ItemSet
+
+    demo = vocabulary(ItemSet(generate_demo_catalog()))
+    assert prefs("any good espresso machines under $500", demo) == {("category", "Espresso Machines", True),
+                                                                     ("max_price", "500", True)}
+    assert ("category", "Pour-Over", True) in prefs("my brother needs a pour-over", demo)
+    assert ("attr:use_case", "espresso", True) in prefs("a burr grinder for espresso", demo)
+
+
 def test_cheap_is_a_soft_price_band(vocab):
     assert ("price_band", "low", True) in prefs("something cheap", vocab)
 
