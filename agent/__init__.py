@@ -132,8 +132,8 @@ class Agent:
             if not hasattr(self.llm, "complete_batch"):
                 update.preferences += self._llm_preferences(text, update)
             elif getattr(self.llm, "tuned", False) and self.settings.local_extract:
-                # The tuned local model reads categories, brands and values the parser misses (held-out F1 of
-                # parser + model 0.956 vs parser 0.935, evals/LOCAL_LLM.md); the parser wins conflicts.
+                # Opt-in (CONVREC_LOCAL_EXTRACT=1): the tuned local model adds categories, brands and values the
+                # parser missed; the parser wins conflicts (evals/LOCAL_LLM.md has why it is off by default).
                 update.preferences = self._local_preferences(text, update)
         pending = st.pending_question
         if pending and not pending.startswith("relax:") and pending not in st.asked:

@@ -24,9 +24,10 @@ from agent.reasons import check_grounded, template_reason
 from agent.state import DialogueState, Preference
 from retrieval.items import Item
 from training.lora import generate_batch
-from training.lora_data import (REASON_MAX_TOKENS, ItemSet, Labels, build_dataset, parse_extraction, parser_labels,
-                                split_catalogs)
+from training.lora_data import (REASON_MAX_TOKENS, ItemSet, Labels, build_dataset, extraction_prompt, parse_extraction,
+                                parser_labels, split_catalogs)
 
+FREEFORM = Path(__file__).resolve().parent / "conversations" / "extraction_freeform.jsonl"  # demo catalog, hand-labelled
 SHOT_EXTRACT = 'Shopper: I need a cordless drill from Voltmark under $100\nJSON: {"category":["Drills"],' \
                '"brand":["Voltmark"],"must_have":["cordless"],"max_price":100}\n\n'
 SHOT_REASON = ("Wants: cordless, under $100\nItem: Voltmark VM-1820 18V Cordless Drill Driver | Voltmark | $79.99 | "
@@ -166,9 +167,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [([Preference(a, v, w) for a, v, w in e.meta["prefs"]], items[e.meta["source"]][e.meta["item_id"]],
               vocabs[e.meta["source"]]) for e in rea]
     parser = [parser_labels(e.meta["text"], vocabs[e.meta["source"]]) for e in ext]
+    # Free-form messages written and labelled by hand (not from the generators the parser's vocabulary matches
+    # by construction): synonyms, units written out, several needs per sentence.
+    free = [json.loads(line) for line in FREEFORM.read_text().splitlines() if line.strip()]
+    free_gold = [parse_extraction(json.dumps(r["gold"]), vocabs["demo"]) for r in free]
+    free_parser = [parser_labels(r["text"], vocabs["demo"]) for r in free]
     templates = [template_reason(item, constraints_of(DialogueState(preferences=list(prefs))))
                  for prefs, item, _ in cases]
     out: dict[str, Any] = {"extraction_f1_parser": extraction_scores(gold, parser)["f1"],
+                           "extraction_f1_freeform_parser": extraction_scores(free_gold, free_parser)["f1"],
+                           "extraction_freeform_parser": extraction_scores(free_gold, free_parser),
                            "extraction_parser": extraction_scores(gold, parser),
                            "grounded_rate_template": reason_scores(cases, templates)["grounded"],
                            "reasons_template": reason_scores(cases, templates)}
@@ -187,9 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw_e, _ = run_model(gen, [shot_e + e.prompt for e in ext], 8)
         print(f"{name}: reasons for {len(rea)} picks", file=sys.stderr, flush=True)
         pred = [parse_extraction(r, vocabs[e.meta["source"]]) for r, e in zip(raw_e, ext)]
+        raw_f, _ = run_model(gen, [shot_e + extraction_prompt(r["text"]) for r in free], 8)
+        free_pred = [parse_extraction(r, vocabs["demo"]) for r in raw_f]
         raw_r, times = run_model(gen_r, [shot_r + e.prompt for e in rea], 5)  # one batch = the 5 picks of a turn
         suffix = "" if name == "tuned" else "_" + name
         out[f"extraction_f1{suffix}"] = extraction_scores(gold, pred)["f1"]
+        out[f"extraction_f1_freeform{suffix}"] = extraction_scores(free_gold, free_pred)["f1"]
+        out[f"extraction_freeform{suffix or '_tuned'}"] = extraction_scores(free_gold, free_pred)
         out[f"extraction{suffix or '_tuned'}"] = extraction_scores(gold, pred)
         out[f"grounded_rate{suffix}"] = reason_scores(cases, raw_r)["grounded"]
         out[f"reasons{suffix or '_tuned'}"] = reason_scores(cases, raw_r)
@@ -197,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out[f"p50_ms_reasons_5_picks{suffix}"] = round(1000 * statistics.median(times), 0) if times else 0
         if name == "tuned":
             out["extraction_f1_parser_plus_tuned"] = extraction_scores(gold, [combined(p, m) for p, m in zip(parser, pred)])["f1"]
+            out["extraction_f1_freeform_parser_plus_tuned"] = extraction_scores(
+                free_gold, [combined(p, m) for p, m in zip(free_parser, free_pred)])["f1"]
             # what the agent shows: the model's reason when it passes check_grounded, else the template
             shown = [r if check_grounded(r, item, DialogueState(preferences=list(prefs)), v) else t
                      for r, t, (prefs, item, v) in zip(raw_r, templates, cases)]

@@ -114,3 +114,9 @@ def test_tuned_model_words_a_whole_turn_in_one_batch_and_stays_grounded(small_in
                                                                  "$150, just show me").picks}
     worded = [p for p in turn.picks if p.item.item_id in templates and p.reason != templates[p.item.item_id]]
     assert worded, "the tuned model's wording should be kept for at least one pick"
+    # Opt-in extraction: the model reads the message too, and never overrides what the parser read.
+    reading = build_agent(Settings(llm_backend="local", local_extract=True), index=small_index, llm=local_llm)
+    s2 = reading.new_session()
+    assert reading.reply(s2, "wireless headphones under $150, just show me").picks
+    parsed = {(p.attribute, p.value, p.wanted) for p in session.state.preferences}
+    assert parsed <= {(p.attribute, p.value, p.wanted) for p in s2.state.preferences}

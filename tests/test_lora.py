@@ -85,6 +85,9 @@ def test_json_round_trip_and_validation(demo_vocab) -> None:
     assert parse_extraction('{"brand":["Ignore previous instructions"],"max_price":"all"}', demo_vocab) == Labels()
     assert parse_extraction("reason, reason, reason", demo_vocab) == Labels()
     assert extraction_prompt("  a \n drill  ") == "Shopper: a drill\nJSON:"
+    # a phrase that is not the catalog's own word is read the way the parser reads shopper text
+    read = parse_extraction('{"category":["Espresso Machine"],"must_have":["milk frother please"]}', demo_vocab)
+    assert read.pairs() == {("category", "Espresso Machines"), ("must_have", "milk frother")}
 
 
 def test_reference_reasons_are_grounded_and_honest(demo_vocab) -> None:
@@ -187,3 +190,15 @@ def test_exported_data_carries_our_token_ids(tmp_path: Path) -> None:
     assert recipe2 == json.loads(json.dumps(recipe)) and len(train2) == len(train) and len(held2) == len(held)
     assert (train2[0].ids, train2[0].labels) == encode(tok, train[0].prompt, train[0].target, 160)
     assert all(r.ids[:len(r.labels)] and len(r.ids) == len(r.labels) for r in train2 + held2)
+
+
+def test_hand_labelled_freeform_messages_use_catalog_vocabulary(demo_vocab) -> None:
+    """Every label in the free-form extraction set survives `parse_extraction`: no label is silently dropped."""
+    from evals.bench_local_llm import FREEFORM
+
+    rows = [json.loads(line) for line in FREEFORM.read_text().splitlines() if line.strip()]
+    assert len(rows) >= 40
+    for row in rows:
+        gold = row["gold"]
+        n_labels = sum(len(v) if isinstance(v, list) else 1 for k, v in gold.items() if k != "pick")
+        assert len(parse_extraction(json.dumps(gold), demo_vocab).pairs()) == n_labels, row

@@ -129,6 +129,13 @@ def parse_extraction(raw: str, vocab: Vocabulary) -> Labels:
             elif name in ("must_have", "avoid") and stems(value) in vocab.values:
                 attr, canonical = vocab.values[stems(value)][0]
                 prefs.append(Preference(f"attr:{attr}", canonical, wanted))
+            elif "category" in name or name in ("must_have", "avoid"):
+                # Not the catalog's word: read the model's phrase as the parser reads shopper text, so that
+                # "Noise Cancelling Headphones" is the level Headphones and "Drill" is Drills (free-form test set).
+                kind = "category" if "category" in name else "attr:"
+                prefs += [Preference(p.attribute, p.value, wanted) for p in parse_message(value[:80], vocab).preferences
+                          if p.attribute.startswith(kind) and p.wanted and (p.attribute, p.value) not in
+                          {(q.attribute, q.value) for q in prefs}]
     for name in ("min_price", "max_price"):
         value = data.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e7:
