@@ -29,6 +29,11 @@ _BOOL_VALUES = frozenset({"yes", "no", "true", "false"})
 _UNITS = frozenset("kg g lb lbs oz l ml v w mm cm m in inch inches ft h hours hour min mah ah year years "
                    "bar cups cup person people x gb tb".split())
 MONEY = r"(\d+(?:\.\d{1,2})?)"
+# Units as shoppers type them -> as catalogs write them ("1.7 liters" -> "1.7 l", "6mm" -> "6 mm"). Volts stay
+# glued: catalogs write "20V".
+_UNIT_WORDS = [(r"\b(\d+(?:\.\d+)?)\s*(?:liters?|litres?)\b", r"\1 l"), (r"\b(\d+(?:\.\d+)?)\s*(?:inch(?:es)?|\")", r"\1 in"),
+               (r"\b(\d+(?:\.\d+)?)\s*(?:feet|foot)\b", r"\1 ft"), (r"\b(\d+(?:\.\d+)?)\s*watts?\b", r"\1 w"),
+               (r"\b(\d+(?:\.\d+)?)(mm|cm|kg|ml|l|ft|lbs?|oz|g|w)\b", r"\1 \2")]
 
 # Intent patterns; they only set flags, so a matching phrase never executes anything.
 INTENTS = {
@@ -188,6 +193,8 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
     """
     update = Update()
     low = " ".join(text.lower().split())
+    for pattern, canonical in _UNIT_WORDS:
+        low = re.sub(pattern, canonical, low)
     for name, pattern in _INTENT_RE.items():
         if pattern.search(low):
             update.intents.add(name)
@@ -260,10 +267,12 @@ def _parse_budget(low: str, update: Update) -> str:
         return low
     for kind, pattern in (
             ("max", rf"(?:under|below|less than|cheaper than|up to|no more than|not more than|not over|not above|"
+                    rf"nothing (?:over|above|more than)|"
                     rf"max(?:imum)?|at most|"
                     rf"within|budget(?: is| of)?|spend(?:ing)?(?: up to)?|<)\s*(?:a |of |around )?(\$?)\s*{MONEY}"),
             ("max_after", rf"(\$)\s*{MONEY}\s*(?:or less|or under|max|tops|at most|or cheaper)"),
-            ("min", rf"(?<!not )(?:over|above|more than|at least|starting at|min(?:imum)?|>)\s*(\$?)\s*{MONEY}"),
+            ("min", rf"(?<!not )(?<!nothing )(?:over|above|more than|at least|starting at|min(?:imum)?|>)\s*(\$?)\s*"
+                    rf"{MONEY}"),
             ("around", rf"(?:around|about|roughly|approximately|~)\s*(\$?)\s*{MONEY}"),
             ("bare", rf"(\$)\s*{MONEY}|(){MONEY}\s*(?:dollars|usd|bucks)")):
         m = re.search(pattern, low)

@@ -53,6 +53,20 @@ def test_a_decimal_point_is_no_full_stop():
     assert ("attr:material", "plastic", False) in got and not any(v == "glass" and not w for _, v, w in got)
 
 
+def test_units_as_shoppers_type_them():
+    """"1.7 liters", "6mm", "12 inch", "300w" meet the catalog's "1.7 L", "6 mm", "12 in", "300 W"; "20V" stays."""
+    from retrieval.demo import generate_demo_catalog
+    from training.lora_data import ItemSet
+
+    demo = vocabulary(ItemSet(generate_demo_catalog()))
+    assert ("attr:capacity", "1.7 L", True) in prefs("an electric kettle, 1.7 liters", demo)
+    assert any(v == "6 mm" for _, v, _ in prefs("a yoga mat, 6mm thick", demo))  # (shoes' drop has 6 mm too)
+    assert any(v == "12 in" for _, v, _ in prefs("a ceramic planter, 12 inch", demo))
+    assert ("attr:voltage", "20V", True) in prefs("a 20V drill", demo)
+    assert {p for p in prefs("headphones, nothing over 200 bucks", demo) if p[0].endswith("price")} == {
+        ("max_price", "200", True)}
+
+
 def test_a_category_name_is_not_read_as_the_value_inside_it():
     """"espresso machines" is the category, not the grinders' use case "espresso"; after "for" it is the use."""
     from retrieval.demo import generate_demo_catalog
