@@ -3,13 +3,13 @@
 Both jobs use one rigid, short prompt format that training and inference share (the agent should build its
 prompts with `extraction_prompt` / `reason_prompt` and read answers with `parse_extraction`):
 
-    Shopper: <message>\nJSON:                          -> {"brand":["Voltmark"],"max_price":100}
-    Wants: <stated needs>\nItem: <catalog record>\nReason: -> one or two sentences, every claim from the record
+    Shopper: <message>\nJSON:  -> {"brand":["Voltmark"],"max_price":100}
+    Item: <record>\nFits: <needs met>\nMisses: <one need missed>\nReason:  -> one or two sentences from the prompt
 
 Extraction examples come from generated shopper messages whose labels are known by construction (slots filled
 from real catalog vocabulary: demo catalog, Amazon Scientific) and from real ReDial seeker utterances labelled
 by the deterministic parser where it is reliable (no preference at all: thanks, chit-chat). Reasons are written by
-`reference_reason` from the item record alone. The held-out split shares no items, phrasings or dialogues with
+`reference_reason` from `fit_notes` (the stated needs compared with the item record in code) alone. The held-out split shares no items, phrasings or dialogues with
 training: demo top categories Coffee and Audio, Amazon items with crc32(id) % 10 == 0, the 24-item test catalog,
 held-out phrasing templates, and INSPIRED dev seeker utterances.
 """
@@ -153,21 +153,6 @@ def parser_labels(text: str, vocab: Vocabulary) -> Labels:
     pick = None if update.ordinal is None else (update.ordinal + 1 if update.ordinal >= 0 else None)
     feedback = update.feedback if pick else None
     return Labels(tuple(update.preferences), feedback, pick if feedback else None)
-
-
-def wants_text(prefs: Iterable[Preference]) -> str:
-    """The shopper's stated needs in a few words ("cordless, Voltmark, under $100, not corded")."""
-    parts = []
-    for p in prefs:
-        if p.attribute == "max_price":
-            parts.append(f"under ${p.value}")
-        elif p.attribute == "min_price":
-            parts.append(f"over ${p.value}")
-        elif p.attribute == "price_band":
-            parts.append("cheap" if p.value == "low" else "premium")
-        else:
-            parts.append(p.value if p.wanted else f"not {p.value}")
-    return ", ".join(parts) or "anything good"
 
 
 def _value_text(key: str, value: str) -> str:
