@@ -31,9 +31,12 @@ _UNITS = frozenset("kg g lb lbs oz l ml v w mm cm m in inch inches ft h hours ho
 MONEY = r"(\d+(?:\.\d{1,2})?)"
 # Units as shoppers type them -> as catalogs write them ("1.7 liters" -> "1.7 l", "6mm" -> "6 mm"). Volts stay
 # glued: catalogs write "20V".
-_UNIT_WORDS = [(r"\b(\d+(?:\.\d+)?)\s*(?:liters?|litres?)\b", r"\1 l"), (r"\b(\d+(?:\.\d+)?)\s*(?:inch(?:es)?|\")", r"\1 in"),
-               (r"\b(\d+(?:\.\d+)?)\s*(?:feet|foot)\b", r"\1 ft"), (r"\b(\d+(?:\.\d+)?)\s*watts?\b", r"\1 w"),
-               (r"\b(\d+(?:\.\d+)?)(mm|cm|kg|ml|l|ft|lbs?|oz|g|w)\b", r"\1 \2")]
+_NUM = r"\b(\d+(?:\.\d+)?)"
+_UNIT_WORDS = [(re.compile(_NUM + r"\s*(?:liters?|litres?)\b"), r"\1 l"),
+               (re.compile(_NUM + r"\s*(?:inch(?:es)?|\")"), r"\1 in"),
+               (re.compile(_NUM + r"\s*(?:feet|foot)\b"), r"\1 ft"),
+               (re.compile(_NUM + r"\s*watts?\b"), r"\1 w"),
+               (re.compile(_NUM + r"(mm|cm|kg|ml|l|ft|lbs?|oz|g|w)\b"), r"\1 \2")]
 
 # Intent patterns; they only set flags, so a matching phrase never executes anything.
 INTENTS = {
@@ -194,7 +197,7 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
     update = Update()
     low = " ".join(text.lower().split())
     for pattern, canonical in _UNIT_WORDS:
-        low = re.sub(pattern, canonical, low)
+        low = pattern.sub(canonical, low)
     for name, pattern in _INTENT_RE.items():
         if pattern.search(low):
             update.intents.add(name)

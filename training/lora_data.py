@@ -9,8 +9,8 @@ prompts with `extraction_prompt` / `reason_prompt` and read answers with `parse_
 Extraction examples come from generated shopper messages whose labels are known by construction (slots filled
 from real catalog vocabulary: demo catalog, Amazon Scientific) and from real ReDial seeker utterances labelled
 by the deterministic parser where it is reliable (no preference at all: thanks, chit-chat). Reasons are written by
-`reference_reason` from `fit_notes` (the stated needs compared with the item record in code) alone. The held-out split shares no items, phrasings or dialogues with
-training: demo top categories Coffee and Audio, Amazon items with crc32(id) % 10 == 0, the 24-item test catalog,
+`reference_reason` from `fit_notes` alone (the stated needs compared with the item record in code). The held-out
+split shares no items, phrasings or dialogues with training: demo top categories Coffee and Audio, Amazon items with crc32(id) % 10 == 0, the 24-item test catalog,
 held-out phrasing templates, and INSPIRED dev seeker utterances.
 """
 
