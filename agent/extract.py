@@ -32,10 +32,17 @@ MONEY = r"(\d+(?:\.\d{1,2})?)"
 # Units as shoppers type them -> as catalogs write them ("1.7 liters" -> "1.7 l", "6mm" -> "6 mm"). Volts stay
 # glued: catalogs write "20V".
 _NUM = r"\b(\d+(?:\.\d+)?)"
-_UNIT_WORDS = [(re.compile(_NUM + r"\s*(?:liters?|litres?)\b"), r"\1 l"),
-               (re.compile(_NUM + r"\s*(?:inch(?:es)?|\")"), r"\1 in"),
-               (re.compile(_NUM + r"\s*(?:feet|foot)\b"), r"\1 ft"),
-               (re.compile(_NUM + r"\s*watts?\b"), r"\1 w"),
+_UNIT_WORDS = [(re.compile(_NUM + r"[\s-]*(?:liters?|litres?)\b"), r"\1 l"),
+               (re.compile(_NUM + r"[\s-]*(?:inch(?:es)?\b|\")"), r"\1 in"),
+               (re.compile(_NUM + r"[\s-]*(?:feet|foot)\b"), r"\1 ft"),
+               (re.compile(_NUM + r"[\s-]*watts?\b"), r"\1 w"),
+               (re.compile(_NUM + r"[\s-]*(?:kilos?|kilograms?)\b"), r"\1 kg"),
+               (re.compile(_NUM + r"[\s-]*grams?\b"), r"\1 g"),
+               (re.compile(_NUM + r"[\s-]*(?:pounds?)\b"), r"\1 lb"),
+               (re.compile(_NUM + r"[\s-]*ounces?\b"), r"\1 oz"),
+               (re.compile(_NUM + r"[\s-]*(?:millimet(?:er|re)s?)\b"), r"\1 mm"),
+               (re.compile(_NUM + r"[\s-]*(?:millilit(?:er|re)s?)\b"), r"\1 ml"),
+               (re.compile(_NUM + r"[\s-]*(?:centimet(?:er|re)s?)\b"), r"\1 cm"),
                (re.compile(_NUM + r"(mm|cm|kg|ml|l|ft|lbs?|oz|g|w)\b"), r"\1 \2")]
 
 # Intent patterns; they only set flags, so a matching phrase never executes anything.
@@ -70,9 +77,10 @@ _ORDINAL_RE = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5t
 _MORE_LIKE = re.compile(r"\b(more like|similar to|something like|others like|more of)\b", re.I)
 _LIKE = re.compile(r"\b(i (really )?(like|love)|looks (good|great)|(that|this)'?s? (nice|great|perfect))\b", re.I)
 _REJECT = re.compile(r"\b((don'?t|do not) (like|want|need)|not (a fan|interested|that|this|for me|what i)|no good|"
-                     r"hate|no to|remove|reject|nope|dislike)\b", re.I)
+                     r"hate|no to|remove|reject|nope|dislike|^\s*not the)\b", re.I)
 _OWNED = re.compile(r"\b(already (have|own|got|bought)|i own|i have (that|this|the))\b", re.I)
-_CHEAP = re.compile(r"\b(cheap(er|est)?|inexpensive|affordable|budget[- ]friendly|low[- ]cost|bargain|economical)\b", re.I)
+_CHEAP = re.compile(r"\b(cheap(er|est)?|inexpensive|affordable|budget[- ]friendly|low[- ]cost|bargain|economical|"
+                    r"(nothing|not too|not) (pricey|expensive))\b", re.I)
 _PREMIUM = re.compile(r"\b(premium|high[- ]end|top[- ]of[- ]the[- ]line|luxury|best quality|pricier|expensive one)\b", re.I)
 
 
@@ -269,7 +277,9 @@ def _parse_budget(low: str, update: Update) -> str:
         cut(between)
         return low
     for kind, pattern in (
-            ("max", rf"(?:under|below|less than|cheaper than|up to|no more than|not more than|not over|not above|"
+            ("max", rf"(?:(?:don'?t|do not|won'?t|will not|not) (?:want to |wanna |willing to )?(?:spend|pay) "
+                    rf"(?:more than|over|above)|"
+                    rf"under|below|less than|cheaper than|up to|no more than|not more than|not over|not above|"
                     rf"nothing (?:over|above|more than)|"
                     rf"max(?:imum)?|at most|"
                     rf"within|budget(?: is| of)?|spend(?:ing)?(?: up to)?|<)\s*(?:a |of |around )?(\$?)\s*{MONEY}"),
@@ -384,20 +394,38 @@ def _purpose_start(words: list[str]) -> int:
     return len(words)
 
 
-def _lexical_votes(vocab: Vocabulary, low: str, levels: list[str], top: int = 20) -> dict[str, int]:
-    """How many of the best BM25 matches for the text sit in each candidate level (a few ms, no embedding)."""
+def _lexical_rows(vocab: Vocabulary, text: str, top: int = 20) -> list[int]:
+    """Rows of the best BM25 matches for the text in the vocabulary's catalog (a few ms, no embedding)."""
     index = vocab.index
     if index is None or not index.items:
-        return {}
+        return []
     from retrieval.search import lexical_tokens
 
-    words = [t for t in lexical_tokens(low.split(" for ")[0]) if t in index.vocabulary]
+    words = [t for t in lexical_tokens(text) if t in index.vocabulary]
     if not words:
-        return {}
+        return []
     scores = np.asarray(index.bm25.get_scores(words))
-    rows = [int(r) for r in np.argsort(-scores)[:top] if scores[r] > 0]
-    paths = [index.items[r].category.lower() for r in rows]
+    return [int(r) for r in np.argsort(-scores)[:top] if scores[r] > 0]
+
+
+def _lexical_votes(vocab: Vocabulary, low: str, levels: list[str], top: int = 20) -> dict[str, int]:
+    """How many of the best BM25 matches for the text sit in each candidate level."""
+    rows = _lexical_rows(vocab, low.split(" for ")[0], top)
+    if not rows:
+        return {}
+    paths = [vocab.index.items[r].category.lower() for r in rows]  # type: ignore[union-attr]
     return {lvl: sum(lvl.lower() in p for p in paths) for lvl in levels}
+
+
+def category_of_phrase(phrase: str, vocab: Vocabulary, top: int = 10, share: float = 0.7) -> str | None:
+    """The catalog category a product phrase names by the items it finds ("garden hose" -> Watering, "headlamp"
+    -> Lights & Lanterns): the leaf category of at least `share` of its best `top` BM25 matches, else None."""
+    rows = _lexical_rows(vocab, " ".join(dict.fromkeys(tokens(phrase) + list(stems(phrase)))), top)  # "pruners" too
+    if len(rows) < min(top, 5):
+        return None
+    leaves = [path[-1] if path else "" for path in (vocab.index.items[r].category_path for r in rows)]  # type: ignore[union-attr]
+    best = max(set(leaves), key=leaves.count)
+    return best if leaves.count(best) >= share * len(rows) and best in vocab.levels else None
 
 
 def _content(low: str, update: Update) -> str:

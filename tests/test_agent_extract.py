@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.extract import parse_message, validate_llm_update, vocabulary
+from agent.extract import category_of_phrase, parse_message, validate_llm_update, vocabulary
 from agent.state import Preference
 
 
@@ -65,6 +65,33 @@ def test_units_as_shoppers_type_them():
     assert ("attr:voltage", "20V", True) in prefs("a 20V drill", demo)
     assert {p for p in prefs("headphones, nothing over 200 bucks", demo) if p[0].endswith("price")} == {
         ("max_price", "200", True)}
+    got = prefs("a 5-inch sander, 1.9 kilos", demo)
+    assert ("attr:pad_diameter", "5 in", True) in got and ("attr:weight", "1.9 kg", True) in got
+    assert ("attr:capacity", "40 g", True) in prefs("a grinder that holds 40 grams", demo)
+
+
+@pytest.mark.parametrize("text", ["I don't want to spend more than $40", "won't pay over 40 dollars",
+                                  "do not want to spend more than 40 bucks"])
+def test_not_spending_more_than_is_a_maximum(text, vocab):
+    assert [p for p in prefs(text, vocab) if p[0].endswith("price")] == [("max_price", "40", True)]
+
+
+def test_nothing_pricey_is_the_cheap_band(vocab):
+    assert ("price_band", "low", True) in prefs("a tent, nothing pricey", vocab)
+    assert ("price_band", "low", True) in prefs("not too expensive please", vocab)
+
+
+def test_a_product_noun_finds_its_category_through_the_items():
+    """"garden hose" is filed under Watering: the items the phrase finds say so; an even split says nothing."""
+    from retrieval.demo import generate_demo_catalog
+    from training.lora_data import ItemSet
+
+    demo = vocabulary(ItemSet(generate_demo_catalog()))
+    assert category_of_phrase("garden hose", demo) == "Watering"
+    assert category_of_phrase("Headlamps", demo) == "Lights & Lanterns"  # the title says "headlamp"
+    assert category_of_phrase("raised garden bed", demo) == "Planters"
+    assert category_of_phrase("black", demo) is None  # a colour of many kinds of things
+    assert category_of_phrase("something", demo) is None and category_of_phrase("", demo) is None
 
 
 def test_a_category_name_is_not_read_as_the_value_inside_it():
@@ -137,6 +164,7 @@ def test_reference_to_a_pick(vocab):
     update = parse_message("I don't like the first one", vocab)
     assert (update.ordinal, update.feedback) == (0, "reject")
     assert parse_message("I already have the last one", vocab).feedback == "owned"
+    assert parse_message("not the second one", vocab).feedback == "reject"
 
 
 def test_llm_extraction_is_validated_against_the_catalog(vocab):
