@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from agent.extract import Vocabulary, parse_message, stems, vocabulary
+from agent.extract import Vocabulary, category_of_phrase, parse_message, stems, vocabulary
 from agent.state import Preference
 from retrieval.items import Item
 
@@ -129,13 +129,21 @@ def parse_extraction(raw: str, vocab: Vocabulary) -> Labels:
             elif name in ("must_have", "avoid") and stems(value) in vocab.values:
                 attr, canonical = vocab.values[stems(value)][0]
                 prefs.append(Preference(f"attr:{attr}", canonical, wanted))
-            elif "category" in name or name in ("must_have", "avoid"):
-                # Not the catalog's word: read the model's phrase as the parser reads shopper text, so that
-                # "Noise Cancelling Headphones" is the level Headphones and "Drill" is Drills (free-form test set).
-                kind = "category" if "category" in name else "attr:"
-                prefs += [Preference(p.attribute, p.value, wanted) for p in parse_message(value[:80], vocab).preferences
-                          if p.attribute.startswith(kind) and p.wanted and (p.attribute, p.value) not in
-                          {(q.attribute, q.value) for q in prefs}]
+            else:
+                # Not the catalog's word for its field: the model marked a phrase and whether it is wanted; the
+                # catalog vocabulary says what the phrase names, read as the parser reads shopper text. So
+                # "Noise Cancelling Headphones" is the level Headphones plus the value noise cancelling, "Drill"
+                # is Drills, a brand put under category is the brand (free-form test set).
+                have = {(q.attribute, q.value) for q in prefs}
+                kinds = ("category", "brand", "attr:") if "category" in name else ("brand", "attr:")  # "coffee" is
+                read = [Preference(p.attribute, p.value, wanted)  # no category when it was said as a value
+                        for p in parse_message(value[:80], vocab).preferences
+                        if p.attribute.startswith(kinds) and p.wanted and (p.attribute, p.value) not in have]
+                if "category" in name and not read:
+                    # a product noun the catalog files under another name: "garden hose" -> Watering
+                    level = category_of_phrase(value[:80], vocab)
+                    read += [Preference("category", level, wanted)] if level else []
+                prefs += read
     for name in ("min_price", "max_price"):
         value = data.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e7:
@@ -327,26 +335,41 @@ OPENERS = (["I need {a} {noun}", "Looking for {a} {noun}", "Can you find me {a} 
             "Help me pick {a} {noun}", "Need {a} new {noun}", "What {noun} do you have", "Got any {noun}",
             "Searching for {a} {noun}", "Could you suggest {a} {noun}", "I'm in the market for {a} {noun}",
             "Please find {a} {noun} for me", "My old one broke, I need {a} {noun}", "A gift idea: {a} {noun}"],
-           ["Hunting for {a} {noun}", "Any good {noun} out there", "My brother needs {a} {noun}"])
+           ["Hunting for {a} {noun}", "Any good {noun} out there", "My brother needs {a} {noun}",
+            "Where can I find {a} {noun}", "Is there {a} {noun} you'd recommend", "I'm on the lookout for {a} {noun}",
+            "Any chance you stock {noun}"])
 BRAND = (["from {b}", "by {b}", "made by {b}", "{b} brand if possible", "preferably {b}", "I like {b}",
           "something from {b}", "I trust {b}", "{b} only", "the {b} kind", "a {b} one", "maybe {b}",
-          "ideally from {b}", "I'd go with {b}"], ["ideally a {b} one"])
+          "ideally from {b}", "I'd go with {b}", "if you have {b}"],
+         ["ideally a {b} one", "big fan of {b}", "{b} would be ideal"])
 VALUE = (["that is {v}", "with {v}", "{v} please", "it should be {v}", "needs to be {v}", "has to be {v}",
-          "I want it {v}", "{v} would be great", "preferably {v}", "one that's {v}"], ["must be {v}"])
+          "I want it {v}", "{v} would be great", "preferably {v}", "one that's {v}", "ideally {v}"],
+         ["must be {v}", "{v} is a must", "{v} if possible"])
 BUDGET = (["under ${n}", "below {n} dollars", "for less than ${n}", "no more than ${n}", "budget is ${n}",
            "max ${n}", "less than {n} dollars", "I can spend ${n}", "not over ${n}", "cheaper than ${n}",
            "my budget is {n} dollars", "at most ${n}", "within ${n}", "under {n} bucks"],
-          ["${n} or less", "up to {n} bucks"])
+          ["${n} or less", "up to {n} bucks", "keep it under ${n}", "I don't want to spend more than ${n}",
+           "${n} max"])
 RANGE = (["between ${lo} and ${hi}", "${lo}-${hi}", "somewhere between {lo} and {hi} dollars",
           "in the ${lo} to ${hi} range", "${lo} to ${hi}", "at least ${lo} but under ${hi}", "priced ${lo}-{hi}",
-          "anywhere from {lo} to {hi} dollars"], ["from ${lo} to ${hi}"])
+          "anywhere from {lo} to {hi} dollars"], ["from ${lo} to ${hi}", "roughly ${lo} to ${hi}"])
 AVOID_BRAND = (["but not {b}", "no {b} please", "nothing from {b}", "anything but {b}", "I don't want {b}",
                 "avoid {b}", "not {b} though", "skip {b}", "not {b}", "no {b}", "except {b}", "not from {b}",
-                "without {b}", "I dislike {b}"], ["and not {b}"])
-AVOID_VALUE = (["not {v}", "nothing {v}"], ["but no {v}"])
+                "without {b}", "I dislike {b}", "stay away from {b}"], ["and not {b}", "steer clear of {b}"])
+AVOID_VALUE = (["not {v}", "nothing {v}", "no {v}", "without {v}", "I don't want {v}", "avoid {v}",
+                "anything but {v}", "not {v} though", "I dislike {v}", "no {v} please"], ["but no {v}", "skip {v}", "I'd rather avoid {v}"])
+BEFORE_NOUN = (["{a} {v} {noun}", "{v} {noun}", "{a} {v} {noun} please", "I need {a} {v} {noun}",
+                "looking for {a} {v} {noun}", "Do you have {a} {v} {noun}", "show me {v} {noun}",
+                "what {v} {noun} do you have", "{a} {b} {noun}", "{b} {noun}", "I want {a} {b} {noun}",
+                "{a} {v} {b} {noun}", "{a} {b} {v} {noun}"],
+               ["Got any {v} {noun}", "hunting for {a} {b} {noun}", "my brother wants {a} {v} {noun}"])
+AVOID_BRAND_MORE = (["no more {b} stuff", "I'm done with {b}", "had bad luck with {b}, something else"],
+                    ["nothing by {b} this time"])
+ALONE_VALUE = (["something in {v}", "do you have it in {v}", "any in {v}?", "I'd like it {v}", "only {v} ones"],
+               ["what about {v}?", "got one that's {v}?"])
 CHEAP = (["something cheap", "an affordable one", "cheap please", "the cheapest you have", "something inexpensive",
           "low price", "on a budget", "nothing pricey", "a low-cost one", "cheap", "affordable", "a bargain"],
-         ["the budget-friendly kind"])
+         ["the budget-friendly kind", "as cheap as possible", "nothing expensive"])
 FEEDBACK = ({"like": ["I like the {o} one", "the {o} one looks great", "I really like the {o} pick",
                       "the {o} one is nice", "{o} one please", "I'll take the {o} one", "ooh the {o} one"],
              "reject": ["not a fan of the {o} one", "I don't like the {o} one", "remove the {o} one",
@@ -355,10 +378,12 @@ FEEDBACK = ({"like": ["I like the {o} one", "the {o} one looks great", "I really
                         "definitely not the {o} one"],
              "owned": ["I already have the {o} one", "already own the {o} one", "I own the {o} one already",
                        "got the {o} one already", "I bought the {o} one last year"]},
-            {"like": ["I love the {o} one"], "reject": ["nope, not the {o} one"], "owned": ["I already got the {o} one"]})
+            {"like": ["I love the {o} one", "the {o} one is perfect"],
+             "reject": ["nope, not the {o} one", "get rid of the {o} one"],
+             "owned": ["I already got the {o} one", "I've already bought the {o} one"]})
 CHAT = (["hi there", "thanks!", "hello", "what's the weather like today", "tell me a joke", "ok", "hey",
          "cool, thanks", "who are you?", "that's all for now", "bye", "hmm let me think", "great"],
-        ["good morning", "thank you so much"])
+        ["good morning", "thank you so much", "see you later", "you've been very helpful"])
 
 
 def _casual(text: str, rng: random.Random) -> str:
@@ -372,18 +397,51 @@ def _casual(text: str, rng: random.Random) -> str:
 
 
 def _catalog_words(item: Item, vocab: Vocabulary) -> tuple[str | None, list[tuple[str, str]]]:
-    """The item's leaf category (if the vocabulary knows it) and its attribute values the parser can match."""
+    """The item's leaf category (if the vocabulary knows it) and its attribute values the parser can match
+    (not those that are also a category's name)."""
     leaf = item.category_path[-1] if item.category_path else None
     leaf = leaf if leaf in vocab.levels else None
+    names = {stems(level) for level in vocab.levels}  # "pour-over" the value vs Pour-Over the category: ambiguous
     values = [(k, v) for k, v in item.attributes.items()
               if k not in ("model", "warranty") and v.lower() not in ("no", "false")
-              and vocab.values.get(stems(_value_text(k, v)), [None])[0] == (k, v)]
+              and vocab.values.get(stems(_value_text(k, v)), [None])[0] == (k, v) and stems(v) not in names]
     return leaf, values
+
+
+def _singular(noun: str) -> str:
+    """"running shoes" -> "running shoe" for the way people name one thing (words in -ves stay as they are)."""
+    *head, last = noun.split(" ")
+    if last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith(("ches", "shes", "xes", "sses")):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith(("ss", "us", "ves")):
+        last = last[:-1]
+    return " ".join([*head, last])
+
+
+_UNIT_FORMS = {"in": ["inch", "-inch", " inches", '"'], "l": ["L", " liters", " litre", " liter"],
+               "mm": ["mm", " millimeters"], "ft": ["ft", " feet", "-foot"], "w": ["W", " watts", " watt"],
+               "kg": ["kg", " kilos"], "cm": ["cm"], "ml": ["ml", " milliliters"], "g": ["g", " grams"],
+               "oz": ["oz", " ounces"], "lb": ["lb", " pounds", " lbs"]}
+
+
+def _typed(value: str, rng: random.Random) -> str:
+    """A value as a shopper may type it: "8 in" as "8-inch" or '8"', "40 L" as "40 liters", "6 mm" as "6mm"."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?) ?([A-Za-z]+)", value)
+    forms = _UNIT_FORMS.get(m.group(2).lower()) if m else None
+    if not forms or rng.random() < 0.4:
+        return value
+    return m.group(1) + rng.choice(forms)
 
 
 def generate_message(item: Item, vocab: Vocabulary, others: Sequence[Item], rng: random.Random,
                      heldout: bool) -> tuple[str, Labels]:
-    """A shopper message about something like `item`, with its labels known by construction."""
+    """A shopper message about something like `item`, with its labels known by construction.
+
+    Values and brands come after the noun ("a tent, 4-season") or before it ("a 4-season tent"), units as typed
+    ("40 liters"), the noun singular or plural, values to avoid ("not PVC"); the label is always the
+    catalog's own word for each slot, whatever the wording."""
     t = 1 if heldout else 0
     roll = rng.random()
     if roll < 0.08:
@@ -396,20 +454,41 @@ def generate_message(item: Item, vocab: Vocabulary, others: Sequence[Item], rng:
         return (text if heldout else _casual(text, rng)), Labels((), kind, pick)
     leaf, values = _catalog_words(item, vocab)
     prefs: list[Preference] = []
-    noun = leaf.lower() if leaf and rng.random() < 0.8 else "something"
-    if noun != "something":
-        prefs.append(Preference("category", leaf))  # type: ignore[arg-type]
-    text = rng.choice(OPENERS[t]).format(a="a", noun=noun)
-    clauses = []
-    if values and rng.random() < 0.6:
+    clauses: list[str] = []
+    if roll < 0.26 and values:  # a value alone, the product already being talked about
         k, v = rng.choice(values)
-        clauses.append(rng.choice(VALUE[t]).format(v=_value_text(k, v)))
-        prefs.append(Preference(f"attr:{k}", v))
+        text = rng.choice(ALONE_VALUE[t]).format(v=_typed(_value_text(k, v), rng))
+        return (text if heldout else _casual(text, rng)), Labels((Preference(f"attr:{k}", v),))
+    noun = "something"
+    if leaf and rng.random() < 0.8:
+        noun = leaf.lower() if rng.random() < 0.5 else _singular(leaf.lower())
+        prefs.append(Preference("category", leaf))  # type: ignore[arg-type]
+    chosen = rng.sample(values, min(len(values), rng.choice([0, 1, 1, 1, 2, 2, 3]))) if rng.random() < 0.75 else []
     brand_ok = item.brand and stems(item.brand) in vocab.brands
-    if brand_ok and rng.random() < 0.5:
-        clauses.append(rng.choice(BRAND[t]).format(b=item.brand))
-        prefs.append(Preference("brand", vocab.brands[stems(item.brand)]))
-    if item.price is not None and rng.random() < 0.6:
+    brand = item.brand if brand_ok and rng.random() < 0.45 else None
+    if noun != "something" and (chosen or brand) and rng.random() < 0.45:  # needs in front of the noun
+        front = chosen[:1] if chosen else []
+        form = rng.choice([f for f in BEFORE_NOUN[t] if ("{v}" in f) == bool(front) and ("{b}" in f) == bool(brand)]
+                          or [None])
+        if form:
+            v_text = _typed(_value_text(*front[0]), rng) if front else ""
+            first = form.split("{a} ", 1)[-1][:3]  # the slot that follows the article
+            word = v_text if first == "{v}" else brand or ""
+            text = form.format(a="an" if word[:1].lower() in "aeiou" else "a", noun=noun, b=brand or "", v=v_text)
+            prefs += [Preference(f"attr:{k}", v) for k, v in front]
+            prefs += [Preference("brand", vocab.brands[stems(brand)])] if brand else []
+            chosen, brand = chosen[1:], None
+        else:
+            text = rng.choice(OPENERS[t]).format(a="a", noun=noun)
+    else:
+        text = rng.choice(OPENERS[t]).format(a="a", noun=noun)
+    for k, v in chosen:
+        clauses.append(rng.choice(VALUE[t]).format(v=_typed(_value_text(k, v), rng)))
+        prefs.append(Preference(f"attr:{k}", v))
+    if brand:
+        clauses.append(rng.choice(BRAND[t]).format(b=brand))
+        prefs.append(Preference("brand", vocab.brands[stems(brand)]))
+    if item.price is not None and rng.random() < 0.55:
         if rng.random() < 0.2:
             lo, hi = int(item.price * 0.5), int(item.price * 1.5) + 1
             clauses.append(rng.choice(RANGE[t]).format(lo=lo, hi=hi))
@@ -422,9 +501,17 @@ def generate_message(item: Item, vocab: Vocabulary, others: Sequence[Item], rng:
         clauses.append(rng.choice(CHEAP[t]))
         prefs.append(Preference("price_band", "low"))
     other = rng.choice(others)
-    if rng.random() < 0.3 and other.brand and other.brand != item.brand and stems(other.brand) in vocab.brands:
-        clauses.append(rng.choice(AVOID_BRAND[t]).format(b=other.brand))
+    if rng.random() < 0.25 and other.brand and other.brand != item.brand and stems(other.brand) in vocab.brands:
+        clauses.append(rng.choice(AVOID_BRAND[t] + AVOID_BRAND_MORE[t]).format(b=other.brand))
         prefs.append(Preference("brand", vocab.brands[stems(other.brand)], False))
+    if rng.random() < 0.2:  # a value to avoid: another value of one of this kind's attributes
+        have = {k for k, _ in values}
+        avoid = [(k, v) for k, v in _catalog_words(other, vocab)[1]
+                 if (k in have or not have) and (k, v) not in values and k not in {p.attribute[5:] for p in prefs}]
+        if avoid:
+            k, v = rng.choice(avoid)
+            clauses.append(rng.choice(AVOID_VALUE[t]).format(v=_typed(_value_text(k, v), rng)))
+            prefs.append(Preference(f"attr:{k}", v, False))
     if not clauses and not prefs:
         return text, Labels()
     rng.shuffle(clauses)
