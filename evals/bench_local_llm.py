@@ -167,15 +167,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [([Preference(a, v, w) for a, v, w in e.meta["prefs"]], items[e.meta["source"]][e.meta["item_id"]],
               vocabs[e.meta["source"]]) for e in rea]
     parser = [parser_labels(e.meta["text"], vocabs[e.meta["source"]]) for e in ext]
-    # Free-form messages written and labelled by hand (not from the generators the parser's vocabulary matches
-    # by construction): synonyms, units written out, several needs per sentence.
+    # Free-form messages written and labelled by hand (not from the generators): synonyms, units written out,
+    # several needs per sentence.
     free = [json.loads(line) for line in FREEFORM.read_text().splitlines() if line.strip()]
     free_gold = [parse_extraction(json.dumps(r["gold"]), vocabs["demo"]) for r in free]
     free_parser = [parser_labels(r["text"], vocabs["demo"]) for r in free]
+    # batch 2: written and labelled before either contender was run on them (the first 40 shaped parser fixes)
+    unseen = [i for i, r in enumerate(free) if r.get("batch") == 2]
+
+    def f1_unseen(pred: Sequence[Labels]) -> float:
+        return extraction_scores([free_gold[i] for i in unseen], [pred[i] for i in unseen])["f1"]
     templates = [template_reason(item, constraints_of(DialogueState(preferences=list(prefs))))
                  for prefs, item, _ in cases]
     out: dict[str, Any] = {"extraction_f1_parser": extraction_scores(gold, parser)["f1"],
                            "extraction_f1_freeform_parser": extraction_scores(free_gold, free_parser)["f1"],
+                           "extraction_f1_freeform_unseen_parser": f1_unseen(free_parser),
                            "extraction_freeform_parser": extraction_scores(free_gold, free_parser),
                            "extraction_parser": extraction_scores(gold, parser),
                            "grounded_rate_template": reason_scores(cases, templates)["grounded"],
@@ -201,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         suffix = "" if name == "tuned" else "_" + name
         out[f"extraction_f1{suffix}"] = extraction_scores(gold, pred)["f1"]
         out[f"extraction_f1_freeform{suffix}"] = extraction_scores(free_gold, free_pred)["f1"]
+        out[f"extraction_f1_freeform_unseen{suffix}"] = f1_unseen(free_pred)
         out[f"extraction_freeform{suffix or '_tuned'}"] = extraction_scores(free_gold, free_pred)
         out[f"extraction{suffix or '_tuned'}"] = extraction_scores(gold, pred)
         out[f"grounded_rate{suffix}"] = reason_scores(cases, raw_r)["grounded"]
@@ -209,8 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out[f"p50_ms_reasons_5_picks{suffix}"] = round(1000 * statistics.median(times), 0) if times else 0
         if name == "tuned":
             out["extraction_f1_parser_plus_tuned"] = extraction_scores(gold, [combined(p, m) for p, m in zip(parser, pred)])["f1"]
-            out["extraction_f1_freeform_parser_plus_tuned"] = extraction_scores(
-                free_gold, [combined(p, m) for p, m in zip(free_parser, free_pred)])["f1"]
+            both = [combined(p, m) for p, m in zip(free_parser, free_pred)]
+            out["extraction_f1_freeform_parser_plus_tuned"] = extraction_scores(free_gold, both)["f1"]
+            out["extraction_f1_freeform_unseen_parser_plus_tuned"] = f1_unseen(both)
             # what the agent shows: the model's reason when it passes check_grounded, else the template
             shown = [r if check_grounded(r, item, DialogueState(preferences=list(prefs)), v) else t
                      for r, t, (prefs, item, v) in zip(raw_r, templates, cases)]
