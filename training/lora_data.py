@@ -365,8 +365,6 @@ BEFORE_NOUN = (["{a} {v} {noun}", "{v} {noun}", "{a} {v} {noun} please", "I need
                ["Got any {v} {noun}", "hunting for {a} {b} {noun}", "my brother wants {a} {v} {noun}"])
 AVOID_BRAND_MORE = (["no more {b} stuff", "I'm done with {b}", "had bad luck with {b}, something else"],
                     ["nothing by {b} this time"])
-PURPOSE = (["for {v}", "mainly for {v}", "I'll use it for {v}", "it's for {v}", "good for {v}", "to use for {v}",
-            "something for {v}", "we need it for {v}"], ["mostly for {v}", "ideal for {v}"])
 ALONE_VALUE = (["something in {v}", "do you have it in {v}", "any in {v}?", "I'd like it {v}", "only {v} ones"],
                ["what about {v}?", "got one that's {v}?"])
 CHEAP = (["something cheap", "an affordable one", "cheap please", "the cheapest you have", "something inexpensive",
@@ -429,10 +427,7 @@ _UNIT_FORMS = {"in": ["inch", "-inch", " inches", '"'], "l": ["L", " liters", " 
 
 
 def _typed(value: str, rng: random.Random) -> str:
-    """A value as a shopper may type it: "8 in" as "8-inch" or '8"', "40 L" as "40 liters", "6 mm" as "6mm",
-    "Two-Burner" as "two burner"."""
-    if "-" in value and not re.search(r"\d-\d|\d/", value) and rng.random() < 0.4:
-        return value.replace("-", " ").lower() if rng.random() < 0.5 else value.replace("-", " ")  # "two burner"
+    """A value as a shopper may type it: "8 in" as "8-inch" or '8"', "40 L" as "40 liters", "6 mm" as "6mm"."""
     m = re.fullmatch(r"(\d+(?:\.\d+)?) ?([A-Za-z]+)", value)
     forms = _UNIT_FORMS.get(m.group(2).lower()) if m else None
     if not forms or rng.random() < 0.4:
@@ -488,8 +483,7 @@ def generate_message(item: Item, vocab: Vocabulary, others: Sequence[Item], rng:
     else:
         text = rng.choice(OPENERS[t]).format(a="a", noun=noun)
     for k, v in chosen:
-        slots = PURPOSE[t] if k == "use_case" and rng.random() < 0.7 else VALUE[t]  # "for day hikes"
-        clauses.append(rng.choice(slots).format(v=_typed(_value_text(k, v), rng)))
+        clauses.append(rng.choice(VALUE[t]).format(v=_typed(_value_text(k, v), rng)))
         prefs.append(Preference(f"attr:{k}", v))
     if brand:
         clauses.append(rng.choice(BRAND[t]).format(b=brand))
