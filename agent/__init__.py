@@ -8,7 +8,8 @@ from typing import Iterable, Iterator, Sequence
 
 from agent.config import Settings
 from agent.errors import AgentInputError
-from agent.extract import LLM_PROMPT, Update, merge_preferences, parse_message, validate_llm_update, vocabulary
+from agent.extract import (LLM_PROMPT, Update, merge_preferences, named_only_as_purpose, parse_message,
+                           validate_llm_update, vocabulary)
 from agent.interest import InterestScorer, load_interest
 from agent.llm import LLM, LLMUnavailable, Message
 from agent.policy import Question, apply_update, constraints_of, should_ask
@@ -227,7 +228,9 @@ class Agent:
             raw = self.llm.complete_batch([extraction_prompt(text)], 48)[0]
         except LLMUnavailable:
             return update.preferences
-        return merge_preferences(update.preferences, parse_extraction(raw, self.vocab).preferences)
+        model = [p for p in parse_extraction(raw, self.vocab).preferences
+                 if not (p.attribute == "category" and named_only_as_purpose(p.value, text))]
+        return merge_preferences(update.preferences, model)
 
     def _llm_preferences(self, text: str, update: Update) -> list[Preference]:
         """Preferences the LLM found that the parser missed, kept only if they name catalog vocabulary."""

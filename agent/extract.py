@@ -459,6 +459,18 @@ LLM_PROMPT = (
     "must_have (list), avoid (list). Use null when not stated. Message: {text}\nJSON:")
 
 
+def named_only_as_purpose(value: str, text: str) -> bool:
+    """Whether a category's words occur in the text only after a purpose "for" ("PLA for my 3D printer" names
+    filament, not 3D Printers): a model reading that lifts it from there is not what the shopper wants."""
+    words = tokens(" ".join(text.lower().split()))
+    start = _purpose_start(words)
+    if start == len(words):
+        return False
+    wanted = {stem(w) for w in tokens(value)} - _GENERIC
+    before, after = {stem(w) for w in words[:start]}, {stem(w) for w in words[start:]}
+    return bool(wanted) and not wanted & before and wanted <= after
+
+
 def merge_preferences(parsed: Sequence[Preference], model: Sequence[Preference]) -> list[Preference]:
     """The parser's preferences, completed by a model's reading: a model preference on an attribute the parser
     left unset is added, and one that names a longer form of the parser's value for the same attribute

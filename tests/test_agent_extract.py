@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.extract import category_of_phrase, parse_message, validate_llm_update, vocabulary
+from agent.extract import category_of_phrase, named_only_as_purpose, parse_message, validate_llm_update, vocabulary
 from agent.state import Preference
 
 
@@ -92,6 +92,12 @@ def test_a_product_noun_finds_its_category_through_the_items():
     assert category_of_phrase("raised garden bed", demo) == "Planters"
     assert category_of_phrase("black", demo) is None  # a colour of many kinds of things
     assert category_of_phrase("something", demo) is None and category_of_phrase("", demo) is None
+
+
+def test_a_category_named_only_as_the_purpose_is_not_the_product():
+    assert named_only_as_purpose("3D Printers", "PLA for my 3D printer, just show me some")
+    assert not named_only_as_purpose("3D Printers", "a 3D printer for my son")
+    assert not named_only_as_purpose("Coffee Grinders", "looking for a coffee grinder")  # "looking for" is no purpose
 
 
 def test_a_category_name_is_not_read_as_the_value_inside_it():
