@@ -423,7 +423,8 @@ def category_of_phrase(phrase: str, vocab: Vocabulary, top: int = 10, share: flo
     rows = _lexical_rows(vocab, " ".join(dict.fromkeys(tokens(phrase) + list(stems(phrase)))), top)  # "pruners" too
     if len(rows) < min(top, 5):
         return None
-    leaves = [path[-1] if path else "" for path in (vocab.index.items[r].category_path for r in rows)]  # type: ignore[union-attr]
+    paths = [vocab.index.items[r].category_path for r in rows]  # type: ignore[union-attr]
+    leaves = [path[-1] if path else "" for path in paths]
     best = max(set(leaves), key=leaves.count)
     return best if leaves.count(best) >= share * len(rows) and best in vocab.levels else None
 

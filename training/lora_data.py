@@ -357,7 +357,8 @@ AVOID_BRAND = (["but not {b}", "no {b} please", "nothing from {b}", "anything bu
                 "avoid {b}", "not {b} though", "skip {b}", "not {b}", "no {b}", "except {b}", "not from {b}",
                 "without {b}", "I dislike {b}", "stay away from {b}"], ["and not {b}", "steer clear of {b}"])
 AVOID_VALUE = (["not {v}", "nothing {v}", "no {v}", "without {v}", "I don't want {v}", "avoid {v}",
-                "anything but {v}", "not {v} though", "I dislike {v}", "no {v} please"], ["but no {v}", "skip {v}", "I'd rather avoid {v}"])
+                "anything but {v}", "not {v} though", "I dislike {v}", "no {v} please"],
+               ["but no {v}", "skip {v}", "I'd rather avoid {v}"])
 BEFORE_NOUN = (["{a} {v} {noun}", "{v} {noun}", "{a} {v} {noun} please", "I need {a} {v} {noun}",
                 "looking for {a} {v} {noun}", "Do you have {a} {v} {noun}", "show me {v} {noun}",
                 "what {v} {noun} do you have", "{a} {b} {noun}", "{b} {noun}", "I want {a} {b} {noun}",
