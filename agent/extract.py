@@ -463,11 +463,11 @@ LLM_PROMPT = (
 def named_only_as_purpose(value: str, text: str) -> bool:
     """Whether a category's words occur in the text only after a purpose "for" ("PLA for my 3D printer" names
     filament, not 3D Printers): a model reading that lifts it from there is not what the shopper wants."""
-    words = tokens(" ".join(text.lower().split()))
+    words = tokens(text)
     start = _purpose_start(words)
     if start == len(words):
         return False
-    wanted = {stem(w) for w in tokens(value)} - _GENERIC
+    wanted = set(stems(value)) - _GENERIC
     before, after = {stem(w) for w in words[:start]}, {stem(w) for w in words[start:]}
     return bool(wanted) and not wanted & before and wanted <= after
 
