@@ -18,7 +18,7 @@ from agent.state import Pick, Session, Turn
 from agent.tools import ToolBox, make_tools
 
 if TYPE_CHECKING:
-    from agent import Agent
+    from agent.core import Agent
 
 MAX_STEPS = 6  # model calls per turn; a plan needs about 3 (search, maybe details, recommend)
 HISTORY_TURNS = 6  # earlier messages given to the model
