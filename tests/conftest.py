@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,27 +12,11 @@ from retrieval.embed import Embedder
 from retrieval.ingest import ingest_items
 from retrieval.search import CatalogIndex
 from retrieval.store import CatalogStore, ChromaLocation
+from tests.support import ROOT, TEST_CATALOG, free_port, shared_data_dir, venv_command  # noqa: F401 (re-exported)
 
-ROOT = Path(__file__).resolve().parent.parent
-TEST_CATALOG = ROOT / "tests" / "data" / "catalog.jsonl"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-
-def venv_command(name: str) -> str | None:
-    """A console script of this environment (beside the running python), else one on PATH.
-
-    CI runs `.venv/bin/python -m pytest` without activating the venv, so PATH alone misses its scripts.
-    """
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else shutil.which(name)
-
-
-def shared_data_dir() -> Path | None:
-    """../shared/data beside the repo (or CONVREC_DATA_DIR); None when absent, e.g. in a user's fresh clone."""
-    path = Path(os.environ.get("CONVREC_DATA_DIR", ROOT.parent / "shared" / "data"))
-    return path if (path / "amazon2018-industrial-scientific").exists() else None
 
 
 @pytest.fixture(scope="session")
