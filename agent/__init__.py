@@ -9,7 +9,8 @@ from agent.config import Settings
 from agent.core import Agent, build_agent
 from agent.errors import AgentInputError, UnknownItem
 from agent.llm import LLMUnavailable
-from agent.state import DialogueState, FeedbackKind, Pick, Preference, Session, Turn
+from agent.state import DialogueState, FeedbackKind, Pick, Session, Turn
+from retrieval.vocabulary import Preference
 
 __all__ = ["Agent", "AgentInputError", "DialogueState", "FeedbackKind", "LLMUnavailable", "Pick", "Preference",
            "Session", "Settings", "Turn", "UnknownItem", "build_agent"]

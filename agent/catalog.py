@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.config import Settings
-from retrieval.catalogs import amazon_items, read_catalog_file, redial_items
+from retrieval.catalogs import amazon_items, read_catalog_file, redial_items, shopdial_items
+from retrieval.demo import generate_demo_catalog
 from retrieval.embed import Embedder, shared_embedder
 from retrieval.ingest import IngestReport, ingest_items
 from retrieval.items import Item
 from retrieval.search import CatalogIndex
 from retrieval.store import CatalogNotIngested, CatalogStore, ChromaLocation
 
-BUILTIN = ("demo", "amazon", "redial")  # catalogs convrec can build itself
+BUILTIN = ("demo", "amazon", "redial", "shopdial")  # catalogs convrec can build itself
 
 
 def location(settings: Settings, collection: str | None = None) -> ChromaLocation:
@@ -27,16 +28,16 @@ def embedder(settings: Settings) -> Embedder:
 
 
 def builtin_items(name: str, settings: Settings) -> list[Item]:
-    """Items of a catalog convrec knows how to build: demo (generated), amazon, redial (from data_dir)."""
+    """Items of a catalog convrec knows how to build: demo (generated), amazon, redial, shopdial (from data_dir)."""
     if name == "demo":
-        from retrieval.demo import generate_demo_catalog
-
         return generate_demo_catalog(seed=settings.seed or 7)
     data = Path(settings.data_dir)
     if name == "amazon":
         return amazon_items(data)
     if name == "redial":
         return redial_items(data)
+    if name == "shopdial":
+        return shopdial_items(data)
     raise ValueError(f"unknown built-in catalog {name!r}; choose one of {', '.join(BUILTIN)}")
 
 

@@ -14,10 +14,10 @@ from typing import Sequence
 import numpy as np
 
 from retrieval.search import CatalogIndex
+from training.artifacts import find
+from training.interest import InterestModel
 
 log = logging.getLogger(__name__)
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "training" / "checkpoints"
-SHIPPED = {"amazon": "amazon-scientific"}  # collection -> shipped checkpoint folder
 
 
 class InterestScorer:
@@ -79,14 +79,12 @@ def checkpoint_dir(collection: str, configured: Path | None) -> Path | None:
     """The checkpoint to use: the configured one, else the shipped one for this catalog, else None."""
     if configured is not None:
         return Path(configured)
-    name = SHIPPED.get(collection)
-    return CHECKPOINTS / name if name else None
+    shipped = find("interest", catalog=collection)
+    return shipped.folder if shipped else None
 
 
 @lru_cache(maxsize=4)
-def _load(path: str):
-    from training.interest import InterestModel
-
+def _load(path: str) -> InterestModel:
     return InterestModel.load(path)
 
 

@@ -1,20 +1,17 @@
-"""LLM backends behind one small interface: `chat(messages, tools) -> Message`.
+"""LLM backends behind one interface, `LLM`, that declares every capability the agent uses.
 
-Backends: an OpenAI-compatible server (vLLM in production), the embedded local
-transformers model (Gemma 3 270M base; `LocalLLM` in agent/local_model.py), and `ScriptedLLM`, which replays queued
-replies (tests, recorded tool-calling sessions). `make_llm(settings)` picks one. Heavy imports
-(langchain, torch) happen only when a backend is built.
+Backends: an OpenAI-compatible server (vLLM in production), the embedded local transformers model (Gemma 3 270M
+base; `LocalLLM` in agent/local_model.py), and `ScriptedLLM`, which replays queued replies (tests, recorded
+tool-calling sessions). `make_llm(settings)` picks one. Each backend states what it can do (`supports_tools`,
+`supports_batch`, `tuned`) so no caller sniffs attributes. Heavy imports (langchain, torch) happen only when a
+backend is built.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Protocol, Sequence
-
-if TYPE_CHECKING:
-    from agent.config import Settings
+from typing import Any, Iterable, Iterator, Literal, Protocol, Sequence
 
 
 class LLMUnavailable(RuntimeError):
@@ -41,19 +38,59 @@ class Message:
 
 
 class LLM(Protocol):
-    """What the agent needs from a language model."""
+    """What the agent needs from a language model, capabilities included."""
 
     name: str
     supports_tools: bool  # native tool calling (agentic mode needs it)
+    supports_batch: bool  # complete_batch on raw prompts (the embedded model: reasons of all picks in one batch)
+    tuned: bool  # trained on convrec's prompt formats (training/lora_format.py)
 
     def chat(self, messages: Sequence[Message], tools: Sequence[Any] | None = None,
              max_tokens: int = 256) -> Message:
         """One completion; raises LLMUnavailable when the model cannot answer."""
         ...
 
+    def complete_batch(self, prompts: Sequence[str], max_tokens: int = 40, task: str | None = None) -> list[str]:
+        """Greedy continuations of raw prompts, one line each; LLMUnavailable when the backend has no batch mode."""
+        ...
+
+    def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
+        """The chat reply in text chunks as it is produced."""
+        ...
+
+    def warm_up(self) -> float:
+        """Load or connect now rather than on the first message; returns seconds taken."""
+        ...
+
+
+class BaseLLM:
+    """Defaults for the capabilities a backend lacks: no tools, no batch mode, not tuned, streaming in one chunk."""
+
+    name: str = "llm"
+    supports_tools: bool = False
+    supports_batch: bool = False
+    tuned: bool = False
+
+    def chat(self, messages: Sequence[Message], tools: Sequence[Any] | None = None,
+             max_tokens: int = 256) -> Message:
+        """One completion (each backend implements it)."""
+        raise NotImplementedError
+
+    def complete_batch(self, prompts: Sequence[str], max_tokens: int = 40, task: str | None = None) -> list[str]:
+        """Not offered by chat-only backends: say so the way an outage is said, so callers fall back."""
+        raise LLMUnavailable(f"{self.name} does not complete raw prompts")
+
+    def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
+        """The whole reply as one chunk."""
+        yield self.chat(messages, max_tokens=max_tokens).content
+
+    def warm_up(self) -> float:
+        """Nothing to load."""
+        return 0.0
+
 
 @dataclass
-class ScriptedLLM:
+class ScriptedLLM(BaseLLM):
     """Replays queued replies in order and records what it was asked (tests, recorded sessions)."""
 
     replies: deque[Message] = field(default_factory=deque)
@@ -74,165 +111,3 @@ class ScriptedLLM:
         if not self.replies:
             raise LLMUnavailable("scripted LLM has no reply left")
         return self.replies.popleft()
-
-
-# ---------------------------------------------------------------------------- OpenAI-compatible (vLLM)
-
-class OpenAICompatibleLLM:
-    """Any OpenAI-compatible chat endpoint (vLLM in production) through langchain_openai.ChatOpenAI."""
-
-    supports_tools = True  # vLLM needs --enable-auto-tool-choice and a --tool-call-parser for this
-
-    def __init__(self, base_url: str, model: str = "", api_key: str = "EMPTY", timeout_s: float = 30.0,
-                 retries: int = 1, temperature: float = 0.2):
-        try:
-            import langchain_openai  # noqa: F401  (fail early with the extra's name)
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise LLMUnavailable("langchain-openai is not installed. Run: pip install langchain-openai") from exc
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key or "EMPTY"
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.temperature = temperature
-        self._model = model
-        self._clients: dict[int, Any] = {}
-        self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: "Settings") -> "OpenAICompatibleLLM":
-        """Built from llm_base_url, llm_model, llm_api_key, llm_timeout_s and llm_retries."""
-        return cls(settings.llm_base_url, settings.llm_model, settings.llm_api_key,
-                   settings.llm_timeout_s, settings.llm_retries)
-
-    @property
-    def name(self) -> str:
-        """Backend name for describe(): "openai:<model>" once the model is known."""
-        return f"openai:{self._model}" if self._model else "openai"
-
-    def model(self) -> str:
-        """The model name: configured, else the first one the server's /models lists (asked once)."""
-        with self._lock:
-            if not self._model:
-                self._model = self._discover_model()
-            return self._model
-
-    def _discover_model(self) -> str:
-        import httpx
-
-        url = f"{self.base_url}/models"
-        try:
-            response = httpx.get(url, headers={"Authorization": f"Bearer {self.api_key}"},
-                                 timeout=min(self.timeout_s, 10.0))
-            response.raise_for_status()
-            models = [m["id"] for m in response.json().get("data", []) if m.get("id")]
-        except (httpx.HTTPError, ValueError, KeyError, AttributeError) as exc:
-            raise LLMUnavailable(self._down_message(exc)) from exc
-        if not models:
-            raise LLMUnavailable(f"The LLM server at {self.base_url} lists no models; set CONVREC_LLM_MODEL "
-                                 "to the served model name")
-        return models[0]
-
-    def _client(self, max_tokens: int) -> Any:
-        from langchain_openai import ChatOpenAI
-
-        model = self.model()
-        with self._lock:  # one client per max_tokens, reused: each keeps its own HTTP connection pool
-            if max_tokens not in self._clients:
-                self._clients[max_tokens] = ChatOpenAI(
-                    model=model, base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s,
-                    max_retries=self.retries, temperature=self.temperature, max_tokens=max_tokens,
-                    use_responses_api=False)
-            return self._clients[max_tokens]
-
-    def chat(self, messages: Sequence[Message], tools: Sequence[Any] | None = None,
-             max_tokens: int = 256) -> Message:
-        """One completion; tools (LangChain tools, functions or OpenAI dicts) are bound when given."""
-        client = self._client(max_tokens)
-        if tools:
-            client = client.bind_tools(list(tools))
-        try:
-            reply = client.invoke(to_langchain(messages))
-        except Exception as exc:  # classified below: outages become LLMUnavailable, our bugs still raise
-            if _is_outage(exc):
-                raise LLMUnavailable(self._down_message(exc)) from exc
-            raise
-        return from_langchain(reply)
-
-    def stream(self, messages: Sequence[Message], max_tokens: int = 256) -> Iterator[str]:
-        """Text chunks of one completion as the server produces them (no tools)."""
-        try:
-            for chunk in self._client(max_tokens).stream(to_langchain(messages)):
-                text = _text(chunk.content)
-                if text:
-                    yield text
-        except Exception as exc:
-            if _is_outage(exc):
-                raise LLMUnavailable(self._down_message(exc)) from exc
-            raise
-
-    def _down_message(self, exc: BaseException) -> str:
-        kind = "timed out" if "timeout" in type(exc).__name__.lower() else "failed"
-        return (f"The LLM server at {self.base_url} {kind} ({type(exc).__name__}: {str(exc)[:200]}). "
-                "Start it (e.g. `vllm serve <model> --enable-auto-tool-choice --tool-call-parser <parser>`), "
-                "fix CONVREC_LLM_BASE_URL, or set CONVREC_LLM_BACKEND=local or none; replies use templates meanwhile.")
-
-
-def _is_outage(exc: BaseException) -> bool:
-    """Connection errors, timeouts and server-side API errors: the model cannot answer now."""
-    import httpx
-    import openai
-
-    return isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError,
-                            httpx.TransportError, ConnectionError, TimeoutError))
-
-
-def to_langchain(messages: Sequence[Message]) -> list[Any]:
-    """Our messages as LangChain messages, tool calls and tool results included."""
-    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-
-    out: list[Any] = []
-    for m in messages:
-        if m.role == "system":
-            out.append(SystemMessage(m.content))
-        elif m.role == "user":
-            out.append(HumanMessage(m.content))
-        elif m.role == "assistant":
-            calls = [{"name": c.name, "args": dict(c.arguments), "id": c.id, "type": "tool_call"}
-                     for c in m.tool_calls]
-            out.append(AIMessage(m.content, tool_calls=calls))
-        elif m.role == "tool":
-            out.append(ToolMessage(m.content, tool_call_id=m.tool_call_id or ""))
-        else:
-            raise ValueError(f"unknown message role {m.role!r}")
-    return out
-
-
-def from_langchain(reply: Any) -> Message:
-    """A LangChain AIMessage as our assistant Message (tool calls with parsed arguments)."""
-    calls = tuple(ToolCall(id=c.get("id") or f"call_{n}", name=c["name"], arguments=dict(c.get("args") or {}))
-                  for n, c in enumerate(getattr(reply, "tool_calls", None) or []))
-    return Message("assistant", _text(reply.content), tool_calls=calls)
-
-
-def _text(content: Any) -> str:
-    """Plain text from string content or a list of content blocks."""
-    if isinstance(content, str):
-        return content
-    parts = [b if isinstance(b, str) else b.get("text", "") for b in content or [] if isinstance(b, (str, dict))]
-    return "".join(parts)
-
-
-# ---------------------------------------------------------------------------- choosing a backend
-
-def make_llm(settings: "Settings") -> LLM | None:
-    """The backend the settings name: "openai", "local" (embedded Gemma), or "none" (template wording only)."""
-    backend = settings.llm_backend.strip().lower()
-    if backend == "none":
-        return None
-    if backend == "openai":
-        return OpenAICompatibleLLM.from_settings(settings)
-    if backend == "local":
-        from agent.local_model import LocalLLM
-
-        return LocalLLM.from_settings(settings)
-    raise ValueError(f"unknown llm_backend {settings.llm_backend!r}; set CONVREC_LLM_BACKEND to local, openai or none")

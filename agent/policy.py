@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.config import Settings
-from agent.extract import Update, Vocabulary
-from agent.state import DialogueState, Preference
+from agent.state import DialogueState
+from agent.understand import Update
 from retrieval.search import Filters, ScoredItem
+from retrieval.vocabulary import Preference, Vocabulary
 
 MIN_GAIN_BITS = 1.0  # ask only when the answer would split the candidates at least this much
 TOP_OPTIONS = 4  # options offered in a question (plus "other")

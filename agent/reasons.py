@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from agent.extract import Vocabulary, stems
 from agent.policy import Constraints
 from agent.state import DialogueState
 from retrieval.items import Item
+from retrieval.vocabulary import Vocabulary, stems
 
 MAX_REASON_CHARS = 300
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -8,17 +8,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from retrieval.items import Item
+from retrieval.vocabulary import Preference
 
 FeedbackKind = Literal["like", "reject", "owned"]
-
-
-@dataclass
-class Preference:
-    """One stated preference: attribute is "category", "brand", "max_price", "min_price", "must_have", ..."""
-
-    attribute: str
-    value: str
-    wanted: bool = True  # False: a dislike ("no Acme", "not plastic")
 
 
 @dataclass(frozen=True)
@@ -58,10 +50,6 @@ class DialogueState:
     pending_question: str = ""  # attribute of the question just asked ("price"), so "the second one" can be read
     pending_options: list[str] = field(default_factory=list)  # the options that question offered, in order
     notes: list[str] = field(default_factory=list)  # honest notes already told (e.g. "this catalog lists no prices")
-
-    def excluded(self) -> set[str]:
-        """Items never to recommend again (rejected or owned), plus already shown ones."""
-        return set(self.rejected) | set(self.owned) | set(self.shown)
 
 
 @dataclass

@@ -12,13 +12,13 @@ from typing import Iterable
 import numpy as np
 
 from agent.config import Settings
-from agent.extract import Vocabulary
 from agent.interest import InterestScorer
 from agent.policy import Constraints, best_question, constraints_of
 from agent.reasons import price_text, template_reason
 from agent.rerank import diversify
 from agent.state import Pick, Session
 from retrieval.search import CatalogIndex, Filters, ScoredItem
+from retrieval.vocabulary import Vocabulary
 
 POOL = 100  # candidates retrieved per search before re-ranking
 INTEREST_WEIGHT = 0.6  # relevance = search score + INTEREST_WEIGHT * interest (0..1)

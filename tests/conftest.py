@@ -66,3 +66,15 @@ def amazon_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, d
     from retrieval.catalogs import amazon_items
 
     return _index_from(amazon_items(data_dir), tmp_path_factory.mktemp("amazon"), embedder, "amazon")
+
+
+@pytest.fixture(scope="session")
+def local_model_dir() -> Path:
+    """The converted local model; converted here when missing (1-2.5 min, once per machine), so tests that need
+    it never skip on a fresh clone because of the order they run in."""
+    from agent.config import Settings
+    from training.gemma import convert
+
+    path = Settings().resolved_local_model_dir
+    convert(path)
+    return path

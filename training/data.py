@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.catalogs import AMAZON_DIR, amazon_index_to_asin, amazon_items
-from retrieval.embed import DIM, Embedder
+from retrieval.embed import DIM, Embedder, shared_embedder
 from retrieval.items import Item
 
 CATALOG_NAME = "amazon2018-industrial-scientific"
@@ -121,7 +121,6 @@ def item_text_vectors(items: list[Item], embedder: Embedder | None = None,
         if vecs.shape == (len(items), DIM):
             return vecs
     if embedder is None:
-        from retrieval.embed import shared_embedder
         embedder = shared_embedder()
     vecs = embedder.encode(texts)
     if path is not None:

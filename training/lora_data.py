@@ -1,10 +1,7 @@
 """Training data for the local model's two language jobs: preference extraction and grounded reasons.
 
-Both jobs use one rigid, short prompt format that training and inference share (the agent should build its
-prompts with `extraction_prompt` / `reason_prompt` and read answers with `parse_extraction`):
-
-    Shopper: <message>\nJSON:  -> {"brand":["Voltmark"],"max_price":100}
-    Item: <record>\nFits: <needs met>\nMisses: <one need missed>\nReason:  -> one or two sentences from the prompt
+The prompt formats themselves are training/lora_format.py (shared with the agent at run time); this module only
+makes examples in them.
 
 Extraction examples come from generated shopper messages whose labels are known by construction (slots filled
 from real catalog vocabulary: demo catalog, Amazon Scientific) and from real ReDial seeker utterances labelled
@@ -22,38 +19,39 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence
 
-from agent.extract import Vocabulary, category_of_phrase, parse_message, stems, vocabulary
-from agent.state import Preference
+from retrieval.catalogs import amazon_items, read_catalog_file, redial_items
+from retrieval.demo import generate_demo_catalog
 from retrieval.items import Item
+from retrieval.vocabulary import ItemSet, Preference, Vocabulary, stems, vocabulary
+from training.lora_format import (
+    EXTRACT_PROMPT,
+    REASON_PROMPT,
+    Fit,
+    Labels,
+    Reader,
+    _first_miss,
+    _met,
+    _value_text,
+    extraction_prompt,
+    fit_notes,
+    labels_of,
+    labels_to_json,
+    reason_prompt,
+    shown_attributes,
+)
 
-if TYPE_CHECKING:
-    from retrieval.search import CatalogIndex
-
-EXTRACT_PROMPT = "Shopper: {text}\nJSON:"
-REASON_PROMPT = "Item: {item}\nFits: {fits}\nMisses: {misses}\nReason:"
-REASON_MAX_TOKENS = 48  # a reason's token budget: 99.5 % of the training targets fit (the 95th percentile is 38)
-JSON_KEYS = ("category", "brand", "must_have", "min_price", "max_price", "price_band", "avoid_category",
-             "avoid_brand", "avoid", "feedback", "pick")  # fixed order: the model learns one layout
 HELDOUT_DEMO = frozenset({"Coffee", "Audio"})
 ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth")
 
 
 @dataclass(frozen=True)
-class Labels:
-    """The structured preference update of one message (what `parse_extraction` returns)."""
+class Seekers:
+    """Real seeker messages: ReDial train (training examples) and INSPIRED dev (held out)."""
 
-    preferences: tuple[Preference, ...] = ()
-    feedback: str | None = None  # "like" | "reject" | "owned" about pick number `pick`
-    pick: int | None = None  # 1-based
-
-    def pairs(self) -> set[tuple[str, str]]:
-        """(field, value) pairs for per-field precision/recall."""
-        out = {_field_value(p) for p in self.preferences}
-        if self.feedback:
-            out.add(("feedback", f"{self.feedback}:{self.pick}"))
-        return out
+    train: list[str]
+    heldout: list[str]
 
 
 @dataclass
@@ -66,218 +64,7 @@ class Example:
     meta: dict = field(default_factory=dict)
 
 
-def ItemSet(items: Sequence[Item]) -> "CatalogIndex":  # noqa: N802 - reads like the catalog it builds
-    """A catalog index over items with zero vectors: enough for `vocabulary` (names, BM25), no embedding run."""
-    import numpy as np
-
-    from retrieval.search import CatalogIndex
-
-    return CatalogIndex(None, None, list(items), np.zeros((len(items), 384), dtype=np.float32))  # type: ignore[arg-type]
-
-
-# ------------------------------------------------------------------ the shared prompt formats
-
-def extraction_prompt(text: str) -> str:
-    """The extraction prompt for one shopper message (whitespace collapsed, cut to 400 characters)."""
-    return EXTRACT_PROMPT.format(text=" ".join(text.split())[:400])
-
-
-def _field_value(p: Preference) -> tuple[str, str]:
-    if p.attribute.startswith("attr:"):  # waterproof=yes is said "waterproof"; the parser reads it back
-        return ("must_have" if p.wanted else "avoid", _value_text(p.attribute[5:], p.value))
-    if p.attribute in ("category", "brand"):
-        return (p.attribute if p.wanted else f"avoid_{p.attribute}", p.value)
-    return (p.attribute, p.value)
-
-
-def labels_to_json(labels: Labels) -> str:
-    """Compact JSON in the fixed key order; empty update -> "{}"."""
-    data: dict[str, object] = {}
-    for name, value in sorted((_field_value(p) for p in labels.preferences), key=lambda fv: JSON_KEYS.index(fv[0])):
-        if name in ("min_price", "max_price"):
-            data[name] = float(value) if "." in value else int(value)
-        elif name == "price_band":
-            data[name] = value
-        else:
-            data.setdefault(name, []).append(value)  # type: ignore[union-attr]
-    if labels.feedback:
-        data["feedback"], data["pick"] = labels.feedback, labels.pick
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def parse_extraction(raw: str, vocab: Vocabulary) -> Labels:
-    """A model's JSON answer as Labels, keeping only values the catalog vocabulary knows (never raises)."""
-    match = re.search(r"\{.*?\}", raw or "", re.S)
-    try:
-        data = json.loads(match.group(0)) if match else {}
-    except json.JSONDecodeError:
-        data = {}
-    if not isinstance(data, dict):
-        return Labels()
-    prefs: list[Preference] = []
-    levels = {lvl.lower(): lvl for lvl in vocab.levels}
-    for name, wanted in (("category", True), ("avoid_category", False), ("brand", True), ("avoid_brand", False),
-                         ("must_have", True), ("avoid", False)):
-        values = data.get(name)
-        for value in values if isinstance(values, list) else [values] if isinstance(values, str) else []:
-            if not isinstance(value, str):
-                continue
-            if "category" in name and value.strip().lower() in levels:
-                prefs.append(Preference("category", levels[value.strip().lower()], wanted))
-            elif "brand" in name and stems(value) in vocab.brands:
-                prefs.append(Preference("brand", vocab.brands[stems(value)], wanted))
-            elif name in ("must_have", "avoid") and stems(value) in vocab.values:
-                attr, canonical = vocab.values[stems(value)][0]
-                prefs.append(Preference(f"attr:{attr}", canonical, wanted))
-            else:
-                # Not the catalog's word for its field: the model marked a phrase and whether it is wanted; the
-                # catalog vocabulary says what the phrase names, read as the parser reads shopper text. So
-                # "Noise Cancelling Headphones" is the level Headphones plus the value noise cancelling, "Drill"
-                # is Drills, a brand put under category is the brand (free-form test set).
-                have = {(q.attribute, q.value) for q in prefs}
-                kinds = ("category", "brand", "attr:") if "category" in name else ("brand", "attr:")  # "coffee" is
-                read = [Preference(p.attribute, p.value, wanted)  # no category when it was said as a value
-                        for p in parse_message(value[:80], vocab).preferences
-                        if p.attribute.startswith(kinds) and p.wanted and (p.attribute, p.value) not in have]
-                if "category" in name and not read:
-                    # a product noun the catalog files under another name: "garden hose" -> Watering
-                    level = category_of_phrase(value[:80], vocab)
-                    read += [Preference("category", level, wanted)] if level else []
-                prefs += read
-    for name in ("min_price", "max_price"):
-        value = data.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e7:
-            prefs.append(Preference(name, f"{value:.2f}".rstrip("0").rstrip(".")))
-    if data.get("price_band") in ("low", "high"):
-        prefs.append(Preference("price_band", data["price_band"]))
-    feedback, pick = data.get("feedback"), data.get("pick")
-    ok = feedback in ("like", "reject", "owned") and isinstance(pick, int) and 1 <= pick <= 10
-    return Labels(tuple(prefs), feedback if ok else None, pick if ok else None)
-
-
-def parser_labels(text: str, vocab: Vocabulary) -> Labels:
-    """The deterministic parser's reading of a message, as Labels (the fallback we compare against)."""
-    update = parse_message(text, vocab)
-    pick = None if update.ordinal is None else (update.ordinal + 1 if update.ordinal >= 0 else None)
-    feedback = update.feedback if pick else None
-    return Labels(tuple(update.preferences), feedback, pick if feedback else None)
-
-
-def _value_text(key: str, value: str) -> str:
-    return key.replace("_", " ") if value.lower() in ("yes", "true") else value
-
-
-def _flag_text(key: str, value: str) -> str:
-    """Words for one attribute value: "temperature control" for yes, "no temperature control" for no."""
-    if value.lower() in ("no", "false"):
-        return "no " + key.replace("_", " ")
-    return _value_text(key, value)
-
-
-def shown_attributes(item: Item, prefs: Iterable[Preference] = (), max_attrs: int = 4) -> dict[str, str]:
-    """The attributes the reason prompt shows: those the shopper asked about first, then the listing's order.
-
-    A reason never needs an attribute the model cannot see, and a short record keeps the prompt (CPU prefill) small.
-    """
-    keep = {k: v for k, v in item.attributes.items() if k not in ("model", "warranty", "imdb_id") and len(v) <= 40}
-    asked = [p.attribute[5:].lower() for p in prefs if p.attribute.startswith("attr:")]
-    first = [k for k in keep if k.lower() in asked]
-    return {k: keep[k] for k in (first + [k for k in keep if k not in first])[:max_attrs]}
-
-
-def item_line(item: Item, prefs: Iterable[Preference] = ()) -> str:
-    """The catalog record as one short line: title | brand | price | category | key attributes."""
-    title = " ".join(item.title.split()[:10])
-    price = _money(item.price) if item.price is not None else "no price"
-    leaf = item.category_path[-1] if item.category_path else "uncategorised"
-    attrs = [f"{k.replace('_', ' ')}: {v}" for k, v in shown_attributes(item, prefs).items()]
-    return " | ".join([title, item.brand or "no brand", price, leaf, ", ".join(attrs) or "no attributes"])
-
-
-@dataclass(frozen=True)
-class Fit:
-    """One stated need checked against the record: met or missed."""
-
-    kind: str  # "attr" | "flag" (a yes/no attribute) | "brand" | "category" | "budget"
-    met: bool
-    want: str  # the need in words: "plastic", "temperature control", "$215" (a budget)
-    have: str = ""  # what the item has: "stainless steel", "$219"
-    key: str = ""  # the attribute's name, for "attr": "material"
-
-    def note(self) -> str:
-        """How the prompt states it: the model restates these, it never compares anything itself."""
-        if self.kind == "budget":
-            return f"{self.have} {'within' if self.met else 'over'} your {self.want} budget"
-        if self.kind == "brand":
-            return f"by {self.want}"
-        if self.kind == "category":
-            return f"in {self.want}"
-        want = f"{self.key}: {self.want}" if self.kind == "attr" else self.want
-        return want if self.met else f"{want} (it is {self.have})"
-
-
-def fit_notes(prefs: Iterable[Preference], item: Item) -> list[Fit]:
-    """Each stated need the record can confirm or deny, in the shopper's order.
-
-    Comparisons are made here, exactly, never by the model: a 270M model copies facts well but judges "is $219
-    under $175?" or "is stainless steel plastic?" badly (an earlier prompt left that to it: 4 % of its reasons
-    claimed a missed need as met). A need the listing says nothing about is left out: the tuned model turned
-    "connectivity: Bluetooth and RCA (not listed)" into "its connectivity is Bluetooth and RCA" (2 of 300
-    held-out reasons); the agent's template states such gaps, and wins whenever it names more needs.
-    """
-    attrs = {k.lower(): (k, v) for k, v in shown_attributes(item, prefs).items()}
-    out: list[Fit] = []
-    for p in prefs:
-        if p.attribute.startswith("attr:") and p.wanted:
-            key = p.attribute[5:].lower()
-            want = _flag_text(key, p.value)
-            kind = "flag" if p.value.lower() in ("yes", "no", "true", "false") else "attr"
-            if key in attrs:
-                have = attrs[key][1]
-                out.append(Fit(kind, have.lower() == p.value.lower(), want, _flag_text(key, have),
-                               key.replace("_", " ")))
-        elif p.attribute == "brand" and p.wanted and item.brand and item.brand.lower() == p.value.lower():
-            out.append(Fit("brand", True, item.brand))
-        elif p.attribute == "max_price" and item.price is not None:
-            out.append(Fit("budget", item.price <= float(p.value), _money(float(p.value)), _money(item.price)))
-        elif p.attribute == "category" and p.wanted:
-            level = next((c for c in item.category_path if c.lower() == p.value.lower()), None)
-            if level:
-                out.append(Fit("category", True, level))
-    return out
-
-
-def _met(notes: Sequence[Fit]) -> list[Fit]:
-    """The met needs a reason states: the category only when no attribute matched (then every pick of a turn
-    is in the category asked for, and saying so tells the shopper nothing; the template does the same)."""
-    met = [f for f in notes if f.met]
-    if any(f.kind in ("attr", "flag") for f in met):
-        return [f for f in met if f.kind != "category"]
-    return met
-
-
-def _first_miss(notes: Sequence[Fit]) -> list[Fit]:
-    """The one missed need a reason states: the budget if it is missed, else the first. A reason stays short
-    (the 5 picks of a turn are written in one batch that lasts as long as its longest reason, ~30 ms a token
-    here); the template names every miss, and the agent shows it whenever it names more of the shopper's needs."""
-    missed = [f for f in notes if not f.met]
-    return sorted(missed, key=lambda f: f.kind != "budget")[:1]
-
-
-def reason_prompt(prefs: Iterable[Preference], item: Item) -> str:
-    """The reason prompt for one pick: the record, then which stated needs it meets and which it misses."""
-    prefs = list(prefs)
-    notes = fit_notes(prefs, item)
-    fits = "; ".join(f.note() for f in _met(notes)) or "nothing named"
-    misses = "; ".join(f.note() for f in _first_miss(notes)) or "none"
-    return REASON_PROMPT.format(item=item_line(item, prefs), fits=fits, misses=misses)
-
-
 # ------------------------------------------------------------------ reference reasons (training targets)
-
-def _money(value: float) -> str:
-    return f"${value:.0f}" if float(value).is_integer() else f"${value:.2f}"
-
 
 def _met_words(f: Fit, rng: random.Random) -> str:
     if f.kind == "budget":
@@ -554,16 +341,17 @@ def generate_reason_case(item: Item, vocab: Vocabulary, others: Sequence[Item],
 # ------------------------------------------------------------------ dialogues and the whole data set
 
 def seeker_examples(texts: Iterable[str], vocab: Vocabulary, source: str, limit: int,
-                    rng: random.Random) -> list[Example]:
-    """Real seeker utterances the parser reads as carrying no preference (thanks, chit-chat), labelled "{}"."""
+                    rng: random.Random, read: Reader) -> list[Example]:
+    """Real seeker utterances the parser (`read`) reads as carrying no preference (thanks, chit-chat), labelled "{}"."""
     out = []
     for text in texts:
         if not 12 <= len(text) <= 160 or "@" in text:
             continue
-        labels = parser_labels(text, vocab)
+        reading = read(text, vocab)
+        labels = labels_of(reading)
         if labels.feedback or labels.preferences:
             continue  # a hand check of 20 genre labels found most wrong ("film" -> Film-Noir, "new" -> News)
-        if parse_message(text, vocab).query:
+        if reading.query:
             continue  # content words the parser could not place: an empty label would be a guess
         out.append(Example("extract", extraction_prompt(text), labels_to_json(labels),
                            {"source": source, "gold": labels_to_json(labels), "label": "parser"}))
@@ -573,9 +361,6 @@ def seeker_examples(texts: Iterable[str], vocab: Vocabulary, source: str, limit:
 
 def split_catalogs(data_dir: Path | None) -> dict[str, tuple[list[Item], list[Item], list[Item]]]:
     """catalog name -> (all items for its vocabulary, training items, held-out items)."""
-    from retrieval.catalogs import amazon_items, read_catalog_file
-    from retrieval.demo import generate_demo_catalog
-
     demo = generate_demo_catalog()
     out = {"demo": (demo, [i for i in demo if i.top_category not in HELDOUT_DEMO],
                     [i for i in demo if i.top_category in HELDOUT_DEMO])}
@@ -591,8 +376,14 @@ def split_catalogs(data_dir: Path | None) -> dict[str, tuple[list[Item], list[It
 
 
 def build_dataset(data_dir: Path | None, seed: int = 0, n_extract: int = 500, n_reason: int = 500,
-                  n_dialogue: int = 150, n_heldout: int = 60) -> tuple[list[Example], list[Example], dict]:
-    """(train, held-out, recipe): deterministic for a seed; the recipe says what went where and how many."""
+                  n_dialogue: int = 150, n_heldout: int = 60, read: Reader | None = None,
+                  seekers: Seekers | None = None) -> tuple[list[Example], list[Example], dict]:
+    """(train, held-out, recipe): deterministic for a seed; the recipe says what went where and how many.
+
+    `read` (the agent's parser) labels real seeker messages and `seekers` holds them (ReDial train and INSPIRED
+    dev seeker texts, loaded by evals.lib.dialogues); both come from the caller, since training sits below the
+    agent and the evals. Without them the dialogue examples are left out.
+    """
     rng = random.Random(seed)
     catalogs = split_catalogs(data_dir)
     train: list[Example] = []
@@ -620,15 +411,10 @@ def build_dataset(data_dir: Path | None, seed: int = 0, n_extract: int = 500, n_
                                       {"source": name, "item_id": item.item_id,
                                        "prefs": [[p.attribute, p.value, p.wanted] for p in prefs]}))
             counts[f"{'heldout' if heldout else 'train'}_{name}"] = n_ex + n_re
-    if data_dir is not None and (Path(data_dir) / "redial").exists():
-        from evals.dialogues import inspired_dev, redial_train  # the shared dataset loaders (read-only)
-        from retrieval.catalogs import redial_items
-
+    if data_dir is not None and (Path(data_dir) / "redial").exists() and read is not None and seekers is not None:
         movies = vocabulary(ItemSet(redial_items(Path(data_dir))))
-        seekers = [u.text for d in redial_train(Path(data_dir)) for u in d.utterances if u.speaker == "seeker"]
-        train += seeker_examples(seekers, movies, "redial-train", n_dialogue, rng)
-        dev = [u.text for d in inspired_dev(Path(data_dir)) for u in d.utterances if u.speaker == "seeker"]
-        held += seeker_examples(dev, movies, "inspired-dev", n_heldout // 2, rng)
+        train += seeker_examples(seekers.train, movies, "redial-train", n_dialogue, rng, read)
+        held += seeker_examples(seekers.heldout, movies, "inspired-dev", n_heldout // 2, rng, read)
         counts["train_redial"] = sum(e.meta["source"] == "redial-train" for e in train)
         counts["heldout_inspired"] = sum(e.meta["source"] == "inspired-dev" for e in held)
     for e in train:  # the extraction target ends the line; the model learns to stop there

@@ -16,16 +16,16 @@ import torch
 from safetensors.torch import save_file
 
 from retrieval.embed import Embedder
-from training.data import CATALOG_NAME, Interactions, item_text_vectors, load_amazon
+from training.data import CATALOG_NAME, DataMissing, Interactions, item_text_vectors, load_amazon
 from training.fit import fit, net_scores
 from training.fusion import mix, tune_weight
-from training.knn import KnnParams, cooccurrence, default_grid, knn_scores, prune_topk, tune_knn
+from training.knn import KnnParams, cooccurrence, default_grid, densify, knn_scores, prune_topk, tune_knn
 from training.metrics import evaluate_ranks, target_ranks
 from training.model import NetConfig
 
 FORMAT = "convrec-interest"
 FORMAT_VERSION = 1  # bump when the tensor names or config keys change; InterestModel.load checks it
-DEFAULT_OUT = Path("training/checkpoints/amazon-scientific")
+DEFAULT_OUT = Path("training/artifacts/amazon-scientific")
 
 
 @dataclass
@@ -99,7 +99,6 @@ def train(config: TrainConfig, data: Interactions | None = None, embedder: Embed
     knn_idx, knn_val = prune_topk(sim, config.knn_top_k) if knn_params else (np.zeros((n, 1), np.int32),) * 2
     metrics = {"valid_sequence_model": result.best_valid, "fusion_tuning_valid": tuning}
     if config.evaluate_test and knn_params:
-        from training.knn import densify
         pruned = densify(knn_idx, knn_val.astype(np.float32), n)
         logits = net_scores(refit.net, data.test.histories)
         fused = mix(logits, knn_scores(pruned, data.test.histories, knn_params), weight, fallback)
@@ -182,8 +181,6 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for `convrec train ...` and `python -m training.train ...`; returns the exit code."""
-    from training.data import DataMissing
-
     config = parse_args(argv)
     try:
         path = train(config)

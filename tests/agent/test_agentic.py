@@ -8,8 +8,10 @@ catalog (real Chroma, real MiniLM) and the validation are all real.
 from __future__ import annotations
 
 from agent import Settings, build_agent
-from agent.agentic import MAX_STEPS, REFUSAL, SYSTEM
+from agent.agentic import MAX_STEPS
 from agent.llm import Message, ScriptedLLM, ToolCall
+from agent.prompts import AGENT_SYSTEM as SYSTEM
+from agent.prompts import REFUSAL
 from agent.tools import ToolBox, make_tools
 
 SETTINGS = Settings(llm_backend="none", mode="agentic")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agent.extract import vocabulary
 from agent.reasons import check_grounded
 from agent.state import DialogueState
 from retrieval.items import Item
+from retrieval.vocabulary import vocabulary
 
 
 def test_multi_word_brand_is_not_read_as_a_shorter_catalog_brand(small_index):

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.backends import make_llm
 from agent.config import Settings
-from agent.llm import LLMUnavailable, Message, make_llm
-from agent.local_model import DONE_MARKER, LocalLLM, convert, is_converted
+from agent.llm import LLMUnavailable, Message
+from agent.local_model import LocalLLM
+from training.gemma import DONE_MARKER, convert, is_converted
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,7 @@ def test_a_folder_without_the_marker_is_not_treated_as_converted(tmp_path: Path)
 @pytest.mark.slow
 def test_two_processes_racing_convert_once(tmp_path: Path) -> None:
     target = tmp_path / "race" / "gemma"
-    code = ("import sys, json; from pathlib import Path; from agent.local_model import convert; "
+    code = ("import sys, json; from pathlib import Path; from training.gemma import convert; "
             "print(json.dumps(convert(Path(sys.argv[1]))))")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
@@ -100,8 +102,7 @@ def test_tuned_model_words_a_whole_turn_in_one_batch_and_stays_grounded(small_in
     from agent.reasons import check_grounded
 
     local_llm = LocalLLM.from_settings(Settings.from_env(llm_backend="local", local_adapter=True))
-    if not local_llm.tuned:
-        pytest.skip("the gemma-reasons adapter is not in agent/adapters (or CONVREC_LOCAL_ADAPTER is off)")
+    assert local_llm.tuned, "the shipped gemma-reasons adapter is missing from training/artifacts"
     answers = local_llm.complete_batch(["Shopper: hi\nJSON:", "Shopper: a Sonique headset\nJSON:"], 24)
     assert len(answers) == 2 and all("\n" not in a for a in answers)
     agent = build_agent(Settings(llm_backend="local"), index=small_index, llm=local_llm)

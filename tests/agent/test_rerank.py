@@ -8,12 +8,12 @@ from collections import Counter
 
 import pytest
 
-from agent.extract import vocabulary
 from agent.interest import InterestScorer, load_interest
 from agent.policy import Constraints
 from agent.reasons import check_grounded, template_reason
 from agent.rerank import diversify, mmr, thompson_category, update_bandit
-from agent.state import DialogueState, Preference
+from agent.state import DialogueState
+from retrieval.vocabulary import Preference, vocabulary
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,14 @@ import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
 
+from agent.backends import make_llm
 from agent.config import Settings
-from agent.llm import LLMUnavailable, Message, OpenAICompatibleLLM, ToolCall, from_langchain, make_llm, to_langchain
+from agent.llm import LLMUnavailable, Message, ToolCall
+from agent.llm_openai import OpenAICompatibleLLM, from_langchain, to_langchain
 from tests.conftest import venv_command
 
 # The base model has no chat template, and /v1/chat/completions needs one: the served folder links the
@@ -38,7 +39,7 @@ def served_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     exe = venv_command("transformers")
     if exe is None:
         pytest.skip("the `transformers` CLI is not on PATH (pip install 'transformers[serving]')")
-    from agent.local_model import convert
+    from training.gemma import convert
 
     model_dir = Settings.from_env().resolved_local_model_dir
     convert(model_dir)  # once per machine; minutes the first time

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from agent import AgentInputError, Session, Settings, build_agent
-from agent.extract import vocabulary
 from agent.llm import ScriptedLLM
 from agent.reasons import check_grounded
 from retrieval.store import UnknownItem
+from retrieval.vocabulary import vocabulary
 
 SETTINGS = Settings(llm_backend="none", mode="guided")
 

@@ -7,8 +7,8 @@ constraints, exclusions, rejections, the missing prices and an injection attempt
 from __future__ import annotations
 
 from agent import Settings, build_agent
-from agent.extract import vocabulary
 from agent.reasons import check_grounded
+from retrieval.vocabulary import vocabulary
 
 
 def test_amazon_conversation(amazon_index):

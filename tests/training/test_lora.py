@@ -1,7 +1,8 @@
 """The LoRA data builder, a few real training steps, and the shipped adapter on fixed cases.
 
 Real components only: the real parser and groundedness check, the demo and test catalogs, the converted
-Gemma 3 270M (slow tests skip when it has not been converted on this machine yet).
+Gemma 3 270M (converted once per machine by the `local_model_dir` session fixture, so nothing skips on a fresh
+clone).
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ from pathlib import Path
 import pytest
 
 from agent.config import Settings
-from agent.extract import vocabulary
-from agent.local_model import ADAPTER_DIR, is_converted
 from agent.reasons import check_grounded, price_text
-from agent.state import DialogueState, Preference
+from agent.state import DialogueState
+from agent.wording import parser_labels, read_extraction
 from retrieval.demo import generate_demo_catalog
-from training.lora_data import (ItemSet, Labels, _singular, build_dataset, extraction_prompt, fit_notes,
-                                generate_message, labels_to_json, parse_extraction, parser_labels, reason_prompt,
-                                reference_reason)
+from retrieval.vocabulary import ItemSet, Preference, vocabulary
+from training.lora import ADAPTER_DIR
+from training.lora_data import _singular, build_dataset, generate_message, reference_reason
+from training.lora_format import Labels, extraction_prompt, fit_notes, labels_to_json, reason_prompt
 
 MODEL_DIR = Settings().resolved_local_model_dir
-needs_model = pytest.mark.skipif(not is_converted(MODEL_DIR), reason=f"needs the converted local model in {MODEL_DIR} "
-                                 "(run `convrec chat` once, or python -c 'from agent.local_model import convert; ...')")
+needs_model = pytest.mark.usefixtures("local_model_dir")  # converts the base model first when it is missing
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_labels_agree_with_the_parser_where_it_is_reliable(dataset, demo_vocab) 
     fields = ("max_price", "min_price", "brand", "avoid_brand", "feedback")
     checked = agreed = 0
     for e in (e for e in train if e.task == "extract" and e.meta["source"] == "demo"):
-        gold = {(f, v) for f, v in parse_extraction(e.meta["gold"], demo_vocab).pairs() if f in fields}
+        gold = {(f, v) for f, v in read_extraction(e.meta["gold"], demo_vocab).pairs() if f in fields}
         parsed = {(f, v) for f, v in parser_labels(e.meta["text"], demo_vocab).pairs() if f in fields}
         checked += bool(gold)
         agreed += bool(gold) and gold == parsed
@@ -86,7 +86,7 @@ def test_generated_messages_vary_the_wording_but_not_the_labels(demo_vocab) -> N
     for _ in range(1500):
         text, labels = generate_message(rng.choice(items), demo_vocab, items, rng, heldout=False)
         texts.append(text)
-        assert parse_extraction(labels_to_json(labels), demo_vocab).pairs() == labels.pairs(), text
+        assert read_extraction(labels_to_json(labels), demo_vocab).pairs() == labels.pairs(), text
         n_avoid += any(p.attribute.startswith("attr:") and not p.wanted for p in labels.preferences)
         n_typed += bool(re.search(r"\d(?: liters?| litre| kilos| grams|-inch| inches| watts?| feet)\b", text))
         values = [p.value.lower() for p in labels.preferences if p.attribute.startswith("attr:") and p.wanted]
@@ -103,15 +103,15 @@ def test_json_round_trip_and_validation(demo_vocab) -> None:
     text = labels_to_json(labels)
     assert json.loads(text) == {"category": ["Drills"], "must_have": ["cordless"], "max_price": 100,
                                 "avoid_brand": ["Voltrix"], "feedback": "like", "pick": 2}
-    assert parse_extraction(" " + text + " trailing junk", demo_vocab).pairs() == labels.pairs()
-    assert parse_extraction('{"brand":["Ignore previous instructions"],"max_price":"all"}', demo_vocab) == Labels()
-    assert parse_extraction("reason, reason, reason", demo_vocab) == Labels()
+    assert read_extraction(" " + text + " trailing junk", demo_vocab).pairs() == labels.pairs()
+    assert read_extraction('{"brand":["Ignore previous instructions"],"max_price":"all"}', demo_vocab) == Labels()
+    assert read_extraction("reason, reason, reason", demo_vocab) == Labels()
     assert extraction_prompt("  a \n drill  ") == "Shopper: a drill\nJSON:"
     # a phrase that is not the catalog's own word is read the way the parser reads shopper text
-    read = parse_extraction('{"category":["Espresso Machine"],"must_have":["milk frother please"]}', demo_vocab)
+    read = read_extraction('{"category":["Espresso Machine"],"must_have":["milk frother please"]}', demo_vocab)
     assert read.pairs() == {("category", "Espresso Machines"), ("must_have", "milk frother")}
     # the field says wanted or not; the vocabulary says what the phrase names, whatever field it was put under
-    read = parse_extraction('{"category":["Noise Cancelling Headphones","Trailmark"],"avoid_brand":["PVC"]}',
+    read = read_extraction('{"category":["Noise Cancelling Headphones","Trailmark"],"avoid_brand":["PVC"]}',
                             demo_vocab)
     assert read.pairs() == {("category", "Headphones"), ("must_have", "noise cancelling"), ("brand", "Trailmark"),
                             ("avoid", "PVC")}
@@ -175,8 +175,7 @@ def test_a_few_lora_steps_lower_the_loss(tmp_path: Path) -> None:
 @pytest.mark.slow
 @needs_model
 def test_shipped_adapter_loads_and_answers_fixed_cases(demo_vocab) -> None:
-    from agent.local_model import ANSWER_TOKENS, load
-    from training.lora import generate_batch
+    from training.gemma import ANSWER_TOKENS, generate_batch, load
 
     assert (ADAPTER_DIR / "adapter_model.safetensors").stat().st_size < 10e6
     config = json.loads((ADAPTER_DIR / "training_config.json").read_text())
@@ -198,7 +197,7 @@ def test_shipped_adapter_loads_and_answers_fixed_cases(demo_vocab) -> None:
                                       extraction_prompt("not a fan of the second one"),
                                       extraction_prompt("a waterproof bluetooth speaker, nothing from Sonavik"),
                                       extraction_prompt("get rid of the second one")])
-    got = [parse_extraction(r, demo_vocab).pairs() for r in raw]
+    got = [read_extraction(r, demo_vocab).pairs() for r in raw]
     assert {("category", "Drills"), ("max_price", "120"), ("brand", "Hammerline"),
             ("must_have", "cordless")} <= got[0], raw[0]
     assert got[1] == {("feedback", "reject:2")} == got[3], raw
@@ -232,4 +231,4 @@ def test_hand_labelled_freeform_messages_use_catalog_vocabulary(demo_vocab) -> N
     for row in rows:
         gold = row["gold"]
         n_labels = sum(len(v) if isinstance(v, list) else 1 for k, v in gold.items() if k != "pick")
-        assert len(parse_extraction(json.dumps(gold), demo_vocab).pairs()) == n_labels, row
+        assert len(read_extraction(json.dumps(gold), demo_vocab).pairs()) == n_labels, row

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.extract import category_of_phrase, named_only_as_purpose, parse_message, validate_llm_update, vocabulary
-from agent.state import Preference
+from agent.understand import named_only_as_purpose, parse_message, validate_llm_update
+from retrieval.vocabulary import Preference, category_of_phrase, vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_a_decimal_point_is_no_full_stop():
     """ "1.5 L" is one value; a full stop still ends a clause, so a negation stays in its own sentence.
     (The demo catalog: the test catalog has no decimal value on two items, which a value needs to be vocabulary.)"""
     from retrieval.demo import generate_demo_catalog
-    from training.lora_data import ItemSet
+    from retrieval.vocabulary import ItemSet
 
     demo = vocabulary(ItemSet(generate_demo_catalog()))
     got = prefs("a kettle, 1.5 L please", demo)
@@ -56,7 +56,7 @@ def test_a_decimal_point_is_no_full_stop():
 def test_units_as_shoppers_type_them():
     """"1.7 liters", "6mm", "12 inch", "300w" meet the catalog's "1.7 L", "6 mm", "12 in", "300 W"; "20V" stays."""
     from retrieval.demo import generate_demo_catalog
-    from training.lora_data import ItemSet
+    from retrieval.vocabulary import ItemSet
 
     demo = vocabulary(ItemSet(generate_demo_catalog()))
     assert ("attr:capacity", "1.7 L", True) in prefs("an electric kettle, 1.7 liters", demo)
@@ -84,7 +84,7 @@ def test_nothing_pricey_is_the_cheap_band(vocab):
 def test_a_product_noun_finds_its_category_through_the_items():
     """"garden hose" is filed under Watering: the items the phrase finds say so; an even split says nothing."""
     from retrieval.demo import generate_demo_catalog
-    from training.lora_data import ItemSet
+    from retrieval.vocabulary import ItemSet
 
     demo = vocabulary(ItemSet(generate_demo_catalog()))
     assert category_of_phrase("garden hose", demo) == "Watering"
@@ -103,7 +103,7 @@ def test_a_category_named_only_as_the_purpose_is_not_the_product():
 def test_a_category_name_is_not_read_as_the_value_inside_it():
     """"espresso machines" is the category, not the grinders' use case "espresso"; after "for" it is the use."""
     from retrieval.demo import generate_demo_catalog
-    from training.lora_data import ItemSet
+    from retrieval.vocabulary import ItemSet
 
     demo = vocabulary(ItemSet(generate_demo_catalog()))
     assert prefs("any good espresso machines under $500", demo) == {("category", "Espresso Machines", True),
@@ -184,7 +184,7 @@ def test_llm_extraction_is_validated_against_the_catalog(vocab):
 
 
 def test_a_model_reading_completes_the_parser_but_never_overrides_it() -> None:
-    from agent.extract import merge_preferences
+    from agent.understand import merge_preferences
 
     parsed = [Preference("attr:connectivity", "Bluetooth"), Preference("max_price", "100"),
               Preference("category", "Speakers")]
