@@ -1,8 +1,10 @@
 """HTTP API for customer-service bots (`convrec serve`): session endpoints and an OpenAI-compatible chat endpoint.
 
-JSON becomes `Turn`/`Pick` only here. Auth: `Authorization: Bearer <key>` or `X-API-Key` against
-settings.api_keys; with no key configured the server only binds to loopback. Every answered turn is
-written to the SQLite session store before the response leaves, so a restart (even kill -9) loses none.
+JSON becomes `Turn`/`Pick` only in the HTTP layer (this module, openai_api.py, their shapes in wire.py).
+Sessions, locks and turns go through ui/service.py; its typed errors become the JSON errors here. Auth:
+`Authorization: Bearer <key>` or `X-API-Key` against settings.api_keys; with no key configured the server
+only binds to loopback. Every answered turn is written to the SQLite session store before the response
+leaves, so a restart (even kill -9) loses none.
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import os
-import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,16 +24,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from agent.config import Settings
-from agent.errors import AgentInputError
-from agent.llm import LLMUnavailable
-from agent.state import Pick, Session, Turn
-from retrieval.store import UnknownItem
-from ui.sessions import SessionLocks, SessionStore, UnknownSession
+from agent import Settings, build_agent
+from ui.openai_api import add_openai_routes
+from ui.service import ServiceError, SessionService
+from ui.sessions import SessionStore
+from ui.wire import pick_json, turn_json
 
 MAX_BODY_BYTES = 256 * 1024  # whole request; a chat history of ~50 long messages fits, a pasted file does not
 MAX_HISTORY_IDS = 1_000  # purchase history ids accepted when creating a session
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 
 
 class ApiError(HTTPException):
@@ -63,20 +61,6 @@ class FeedbackIn(BaseModel):
 
     item_id: str
     kind: Literal["like", "reject", "owned"]
-
-
-def pick_json(pick: Pick) -> dict[str, Any]:
-    """The wire shape of a pick."""
-    item = pick.item
-    return {"item_id": item.item_id, "title": item.title, "price": item.price, "category": item.category,
-            "brand": item.brand, "reason": pick.reason, "score": round(float(pick.score), 4),
-            "explore": pick.explore}
-
-
-def turn_json(turn: Turn) -> dict[str, Any]:
-    """The wire shape of a turn."""
-    return {"role": turn.role, "text": turn.text, "picks": [pick_json(p) for p in turn.picks],
-            "question": turn.question}
 
 
 class TokenBuckets:
@@ -146,73 +130,11 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class Service:
-    """The agent, the session store and the locks behind the routes (one per app)."""
-
-    def __init__(self, settings: Settings, agent, store: SessionStore):
-        self.settings, self.agent, self.store = settings, agent, store
-        self.locks = SessionLocks()
-        # CPU-bound turns: more parallel turns than cores only adds memory and context switches
-        self.slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
-
-    def check_text(self, text: str) -> str:
-        """Refuse empty or oversize messages with the status the API promises (422 / 413)."""
-        if not text or not text.strip():
-            raise ApiError(422, "message is empty; send what the shopper said as a non-empty string")
-        if len(text) > self.settings.max_message_chars:
-            raise ApiError(413, f"message has {len(text)} characters, the limit is "
-                                f"{self.settings.max_message_chars}; shorten it", "message_too_long")
-        return text
-
-    def load(self, session_id: str, owner: str) -> Session:
-        """A stored session the caller may see (another key's session reads as unknown)."""
-        try:
-            if self.store.owner(session_id) != owner:
-                raise UnknownSession(session_id)
-            return self.store.get(session_id)
-        except UnknownSession as e:
-            raise ApiError(404, str(e), "not_found") from None
-
-    def reply(self, session: Session, text: str, owner: str) -> Turn:
-        """One turn, persisted before returning."""
-        with self.slots:
-            try:
-                turn = self.agent.reply(session, text)
-            except AgentInputError as e:
-                raise ApiError(422, str(e)) from None
-            except LLMUnavailable as e:
-                raise ApiError(503, f"language model unavailable: {e}; retry, or run with --llm none",
-                               "llm_unavailable") from None
-        self.store.put(session, owner)
-        return turn
-
-    def locked(self, session_id: str):
-        """The session's lock as a context manager; 409 when it stays busy."""
-        try:
-            lock = self.locks.acquire(session_id, timeout=120.0)
-        except TimeoutError as e:
-            raise ApiError(409, str(e), "session_busy") from None
-        return _Held(self.locks, session_id, lock)
-
-
-class _Held:
-    def __init__(self, locks: SessionLocks, session_id: str, lock):
-        self.locks, self.session_id, self.lock = locks, session_id, lock
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.locks.release(self.session_id, self.lock)
-
-
 def create_app(settings: Settings, agent=None, store: SessionStore | None = None) -> FastAPI:
     """The FastAPI app; agent None: agent.build_agent(settings); store None: settings.sessions_db."""
     if agent is None:
-        from agent import build_agent
-
         agent = build_agent(settings)
-    svc = Service(settings, agent, store or SessionStore(settings.sessions_db))
+    svc = SessionService(settings, agent, store or SessionStore(settings.sessions_db))
     buckets = TokenBuckets(settings.rate_limit_per_minute)
     keys = {k: hashlib.sha256(k.encode()).hexdigest()[:12] for k in settings.api_keys}
     app = FastAPI(title="convrec API", version="1", docs_url=None, redoc_url=None,
@@ -225,6 +147,10 @@ def create_app(settings: Settings, agent=None, store: SessionStore | None = None
         kind = getattr(exc, "kind", "invalid_request_error" if exc.status_code < 500 else "server_error")
         return JSONResponse({"error": {"message": str(exc.detail), "type": kind}}, exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError):
+        return JSONResponse({"error": {"message": str(exc), "type": exc.code}}, exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError):
@@ -267,8 +193,7 @@ def create_app(settings: Settings, agent=None, store: SessionStore | None = None
     @app.post("/v1/sessions", status_code=201, tags=["sessions"])
     def create_session(body: NewSession | None = None, owner: str = Depends(caller)) -> dict:
         """Start a conversation, optionally with a known customer's purchase history."""
-        session = svc.agent.new_session((body or NewSession()).history)
-        svc.store.put(session, owner)
+        session = svc.new_session(owner, (body or NewSession()).history)
         return {"session_id": session.session_id, "history": list(session.state.history)}
 
     @app.get("/v1/sessions/{session_id}", tags=["sessions"])
@@ -283,8 +208,7 @@ def create_app(settings: Settings, agent=None, store: SessionStore | None = None
     def delete_session(session_id: str, owner: str = Depends(caller)) -> Response:
         """Forget a conversation."""
         with svc.locked(session_id):
-            svc.load(session_id, owner)
-            svc.store.delete(session_id)
+            svc.delete(session_id, owner)
         return Response(status_code=204)
 
     @app.post("/v1/sessions/{session_id}/messages", tags=["sessions"])
@@ -302,14 +226,8 @@ def create_app(settings: Settings, agent=None, store: SessionStore | None = None
         """Record that the shopper liked, rejected or already owns an item; it shapes the next picks."""
         with svc.locked(session_id):
             session = svc.load(session_id, owner)
-            try:
-                svc.agent.feedback(session, body.item_id, body.kind)
-            except UnknownItem as e:
-                raise ApiError(404, f"{e}; use an item_id from the picks", "not_found") from None
-            svc.store.put(session, owner)
+            svc.feedback(session, body.item_id, body.kind, owner)
         return {"session_id": session_id, "item_id": body.item_id, "kind": body.kind}
-
-    from ui.openai_api import add_openai_routes  # here, not at the top: it imports this module
 
     add_openai_routes(app, svc, caller)
     return app

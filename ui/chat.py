@@ -1,8 +1,9 @@
 """Gradio chat UI (`convrec chat`, `convrec demo`): streaming replies, pick cards with feedback, an interests panel.
 
 One session per browser tab: its id sits in gr.State and in the browser's localStorage, the session itself
-in the SQLite store, so a page reload (or a server restart) continues the conversation. Fully offline:
-analytics off, local fonts, no CDN.
+in the SQLite store (through ui/service.py, owned by CHAT_OWNER), so a page reload (or a server restart)
+continues the conversation; an id the chat did not create (an API key's session) starts a fresh one instead.
+Fully offline: analytics off, local fonts, no CDN.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from typing import Any, Iterator
 
 import gradio as gr
 
-from agent.config import Settings
-from agent.errors import AgentInputError
-from agent.state import Pick, Session, Turn
-from retrieval.store import UnknownItem
-from ui.sessions import SessionLocks, SessionStore, UnknownSession
+from agent import Pick, Session, Settings, Turn, build_agent
+from ui.service import HeldLock, NotFound, ServiceError, SessionService
+from ui.sessions import SessionStore
+
+CHAT_OWNER = "chat"  # owner of the sessions the chat creates; it restores no one else's (API keys' sessions)
 
 # the message a feedback click sends, so the shopper sees why the picks change
 FEEDBACK_TEXT = {
@@ -95,16 +96,13 @@ def last_picks(session: Session) -> list[Pick]:
 
 
 class ChatApp:
-    """The agent, the session store and the Gradio event handlers."""
+    """The Gradio event handlers over the session service (agent, store, locks)."""
 
     def __init__(self, settings: Settings, agent=None, store: SessionStore | None = None):
         if agent is None:
-            from agent import build_agent
-
             agent = build_agent(settings)
         self.settings, self.agent = settings, agent
-        self.store = store or SessionStore(settings.sessions_db)
-        self.locks = SessionLocks()
+        self.service = SessionService(settings, agent, store or SessionStore(settings.sessions_db))
 
     def header(self) -> str:
         """Catalog, mode and language model, from agent.describe()."""
@@ -113,15 +111,13 @@ class ChatApp:
                 f"({d.get('items', 0):,} items) · mode **{d.get('mode')}** · language model **{d.get('llm')}**")
 
     def session(self, session_id: str | None) -> Session:
-        """The tab's session, or a fresh stored one when the id is unknown."""
+        """The tab's session, or a fresh stored one when the id is unknown or not the chat's."""
         if session_id:
             try:
-                return self.store.get(session_id)
-            except UnknownSession:
+                return self.service.load(session_id, CHAT_OWNER)
+            except NotFound:
                 pass
-        session = self.agent.new_session()
-        self.store.put(session)
-        return session
+        return self.service.new_session(CHAT_OWNER)
 
     def view(self, session: Session) -> tuple:
         """Every output the UI shows for a session."""
@@ -135,9 +131,7 @@ class ChatApp:
 
     def new_conversation(self) -> tuple:
         """Start over with an empty session."""
-        session = self.agent.new_session()
-        self.store.put(session)
-        return self.view(session) + ("",)
+        return self.view(self.service.new_session(CHAT_OWNER)) + ("",)
 
     def send(self, text: str, session_id: str | None) -> Iterator[tuple]:
         """Stream the reply to a typed message, then show the picks."""
@@ -148,14 +142,16 @@ class ChatApp:
 
     def feedback(self, session_id: str | None, item_id: str, kind: str) -> Iterator[tuple]:
         """Record like / reject / owned, then ask for fresh picks so the change is visible."""
-        with self.locks.hold(session_id or ""):
+        lock = self._locked(session_id)
+        if lock is None:
+            return
+        with lock:
             session = self.session(session_id)
             try:
-                self.agent.feedback(session, item_id, kind)
-            except UnknownItem as e:
-                gr.Warning(f"{e}: the catalog changed; start a new conversation.")
+                self.service.feedback(session, item_id, kind, CHAT_OWNER)
+            except NotFound as e:
+                gr.Warning(f"{e.message}: the catalog changed; start a new conversation.")
                 return
-            self.store.put(session)
         yield from self._turn(session.session_id, FEEDBACK_TEXT[kind], clear_box=False)
 
     def feedback_handler(self, item_id: str, kind: str):
@@ -164,24 +160,30 @@ class ChatApp:
             yield from self.feedback(session_id, item_id, kind)
         return handler
 
+    def _locked(self, session_id: str | None) -> HeldLock | None:
+        """The tab's session lock, or None (with a warning shown) when another turn keeps it busy."""
+        try:
+            return self.service.locked(session_id or "")
+        except ServiceError as e:
+            gr.Warning(str(e))
+            return None
+
     def _turn(self, session_id: str | None, text: str, clear_box: bool) -> Iterator[tuple]:
-        with self.locks.hold(session_id or ""):
+        lock = self._locked(session_id)
+        if lock is None:
+            return
+        with lock:
             session = self.session(session_id)
             shown = messages_of(session) + [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]
             box = "" if clear_box else gr.update()
-            final: Turn | None = None
             try:
-                for part in self.agent.reply_stream(session, text):
-                    if isinstance(part, Turn):
-                        final = part
-                    else:
+                for part in self.service.reply_stream(session, text, CHAT_OWNER):  # stored before the Turn comes
+                    if not isinstance(part, Turn):
                         shown[-1]["content"] += part
                         yield (gr.update(), gr.update(), shown, gr.update(), gr.update(), gr.update(), box)
-            except AgentInputError as e:
+            except ServiceError as e:
                 gr.Warning(str(e))
                 return
-            assert final is not None, "reply_stream must end with the Turn"
-            self.store.put(session)
         yield self.view(session) + (box,)
 
 

@@ -14,16 +14,15 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 from fastapi import Depends, FastAPI, Header
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException
 
-from agent.state import Session, Turn
-from ui.api import _SESSION_ID, ApiError, Service, _Held, pick_json
+from agent import Session, Turn
+from ui.service import SESSION_ID, HeldLock, InvalidInput, ServiceError, SessionService
+from ui.wire import pick_json
 
 REPLAY_USER_MESSAGES = 3  # unknown conversation: earlier user messages replayed into a new session
 
@@ -46,7 +45,7 @@ class ChatCompletionIn(BaseModel):
     model_config = {"extra": "allow"}
 
 
-def add_openai_routes(app: FastAPI, svc: Service, caller: Callable[..., str]) -> None:
+def add_openai_routes(app: FastAPI, svc: SessionService, caller: Callable[..., str]) -> None:
     """Mount /v1/models and /v1/chat/completions on the app, sharing its auth and session service."""
 
     @app.get("/v1/models", tags=["openai"])
@@ -83,16 +82,16 @@ def _with_picks(turn: Turn) -> str:
     return turn.text.rstrip() + "\n\n" + "\n".join(lines)
 
 
-def _chat_completion(svc: Service, body: ChatCompletionIn, owner: str, header_id: str | None):
+def _chat_completion(svc: SessionService, body: ChatCompletionIn, owner: str, header_id: str | None):
     # system messages from the caller are ignored: the agent's own instructions are not negotiable
     convo = [(m.role, _content(m)) for m in body.messages if m.role in ("user", "assistant")]
     if not convo or convo[-1][0] != "user":
-        raise ApiError(422, "the last message must be a non-empty 'user' message")
+        raise InvalidInput("the last message must be a non-empty 'user' message")
     text = svc.check_text(convo[-1][1])
     earlier = convo[:-1]
     sid = header_id or body.user
-    if sid is not None and not _SESSION_ID.match(sid):
-        raise ApiError(422, "session id (X-Session-Id or user) must be 1-128 letters, digits or _.:-")
+    if sid is not None and not SESSION_ID.match(sid):
+        raise InvalidInput("session id (X-Session-Id or user) must be 1-128 letters, digits or _.:-")
     replay: list[str] = []
     if sid is None and earlier:
         sid = svc.store.resolve_alias(_fingerprint(owner, earlier))
@@ -101,14 +100,11 @@ def _chat_completion(svc: Service, body: ChatCompletionIn, owner: str, header_id
     sid = sid or uuid.uuid4().hex
     lock = svc.locked(sid)
     try:
-        if svc.store.exists(sid):
-            session = svc.load(sid, owner)
-        else:
-            session = replace(svc.agent.new_session(), session_id=sid)
+        session = svc.load_or_new(sid, owner)
         for old in replay:
             svc.reply(session, old[: svc.settings.max_message_chars], owner)
     except BaseException:
-        lock.__exit__()
+        lock.release()
         raise
     cid, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
 
@@ -131,7 +127,7 @@ def _chat_completion(svc: Service, body: ChatCompletionIn, owner: str, header_id
                              media_type="text/event-stream", headers={"X-Session-Id": sid, "Cache-Control": "no-cache"})
 
 
-def _stream(svc: Service, session: Session, text: str, owner: str, lock: _Held, cid: str, created: int,
+def _stream(svc: SessionService, session: Session, text: str, owner: str, lock: HeldLock, cid: str, created: int,
             model: str, finish) -> Iterator[str]:
     """SSE chunks in the OpenAI shape. The turn runs in its own thread to the end (and is saved) even if the
     client disconnects, so a session never keeps half a turn or a held lock."""
@@ -139,15 +135,14 @@ def _stream(svc: Service, session: Session, text: str, owner: str, lock: _Held, 
 
     def work() -> None:
         try:
-            with lock, svc.slots:
+            with lock:
                 final = None
-                for part in svc.agent.reply_stream(session, text):
+                for part in svc.reply_stream(session, text, owner):  # stored before the Turn comes
                     if isinstance(part, Turn):
                         final = part
                     else:
                         events.put(("text", part))
                 assert final is not None, "reply_stream must end with the Turn"
-                svc.store.put(session, owner)
                 content = _with_picks(final)
                 # the chunks spelled final.text; only the appended pick list is still to send
                 tail = content[len(final.text.rstrip()):] if content != final.text else ""
@@ -175,7 +170,10 @@ def _stream(svc: Service, session: Session, text: str, owner: str, lock: _Held, 
             yield chunk({}, "stop", convrec=extra)
             break
         else:
-            msg = value.detail if isinstance(value, HTTPException) else f"{type(value).__name__}: {value}"
-            yield f"data: {json.dumps({'error': {'message': str(msg), 'type': 'server_error'}})}\n\n"
+            if isinstance(value, ServiceError):
+                error = {"message": str(value), "type": value.code}
+            else:
+                error = {"message": f"{type(value).__name__}: {value}", "type": "server_error"}
+            yield f"data: {json.dumps({'error': error})}\n\n"
             break
     yield "data: [DONE]\n\n"

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from agent.state import Session
+from agent import Session
 
 
 class UnknownSession(KeyError):

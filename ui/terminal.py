@@ -9,10 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from agent.config import Settings
-from agent.errors import AgentInputError
-from agent.state import Pick, Session, Turn
-from retrieval.store import UnknownItem
+from agent import AgentInputError, Pick, Session, Settings, Turn, UnknownItem, build_agent
 
 HELP = ("commands: /like N, /reject N, /own N (N = pick number), /new (start over), "
         "/session (show the session id), /help, /quit; anything else is a message")
@@ -43,8 +40,6 @@ def run_terminal_chat(settings: Settings, agent=None, stdin: TextIO | None = Non
     interactive = stdin.isatty() and out.isatty()
     stream = interactive if stream is None else stream  # streaming text only helps a human watching
     if agent is None:
-        from agent import build_agent
-
         agent = build_agent(settings)
     d = agent.describe()
     print(f"convrec: catalog {d.get('catalog')} ({d.get('items')} items), mode {d.get('mode')}, "

@@ -6,19 +6,18 @@ nothing is downloaded. The screenshot lands in test-artifacts/.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from agent import build_agent
-from agent.config import Settings
+from agent import Settings, build_agent
 from retrieval.search import CatalogIndex
+from tests.support import ROOT, free_port
 from ui.chat import build_ui, launch_kwargs
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CARD_IDS = "els => els.map(e => e.dataset.itemId)"
@@ -27,16 +26,10 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="needs Debian chromium at /usr/bin/chromium (apt-get install -y chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory, demo_index: CatalogIndex) -> Iterator[str]:
     """The real chat app (real agent, demo catalog, llm none) served on a free loopback port."""
-    settings = Settings(llm_backend="none", collection="demo", port=_free_port(),
+    settings = Settings(llm_backend="none", collection="demo", port=free_port(),
                         sessions_db=tmp_path_factory.mktemp("ui") / "sessions.sqlite3")
     demo = build_ui(settings, agent=build_agent(settings, index=demo_index))
     demo.launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(settings))

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from retrieval.search import CatalogIndex
-from tests.test_api_sessions import AUTH, KEY, api_index, api_settings, catalog_dir, live_server  # noqa: F401
+from tests.ui.test_api_sessions import AUTH, KEY, api_index, api_settings, catalog_dir, live_server  # noqa: F401
 
 
 @pytest.fixture(scope="module")

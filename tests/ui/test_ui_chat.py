@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent import build_agent
-from agent.config import Settings
-from agent.state import Pick
+from fastapi.testclient import TestClient
+
+from agent import Pick, Settings, build_agent
 from retrieval.items import Item
 from retrieval.search import CatalogIndex
+from ui.api import create_app
 from ui.chat import ChatApp, interests_html, pick_card, split_html
+from ui.service import SessionService
 from ui.sessions import SessionStore
 
 HOSTILE = Item(item_id='x"><script>alert(1)</script>', title="<img src=x onerror=alert(1)> Drill",
@@ -60,3 +62,26 @@ def test_handlers_send_feedback_restore(tmp_path: Path, small_index: CatalogInde
     assert app.restore(sid)[2] == chat  # a reload shows the same conversation
     fresh = app.new_conversation()
     assert fresh[0] != sid and fresh[2] == [] and fresh[3] == []
+
+
+def test_chat_cannot_restore_an_api_session(tmp_path: Path, small_index: CatalogIndex) -> None:
+    """An id from the HTTP API (a key's session, or the key-less local API's) reads as unknown in the chat:
+    restoring or sending to it starts a fresh chat session and leaves the API's conversation untouched."""
+    settings = Settings(llm_backend="none", collection="catalog", sessions_db=tmp_path / "s.sqlite3",
+                        api_keys=("chat-test-key",))
+    agent = build_agent(settings, index=small_index)
+    store = SessionStore(settings.sessions_db)
+    auth = {"X-API-Key": "chat-test-key"}
+    with TestClient(create_app(settings, agent=agent, store=store)) as api:
+        keyed = api.post("/v1/sessions", headers=auth).json()["session_id"]
+        r = api.post(f"/v1/sessions/{keyed}/messages", headers=auth, json={"message": "a cordless drill under $100"})
+        assert r.status_code == 200, r.text
+    keyless = SessionService(settings, agent, store).new_session(owner="").session_id
+    app = ChatApp(settings, agent=agent, store=store)
+    for api_sid in (keyed, keyless):
+        sid, saved, chat, picks, *_ = app.restore(api_sid)
+        assert sid == saved and sid not in (keyed, keyless) and chat == [] and picks == []
+    sid, _, chat, *_ = _drain(app.send("an electric kettle", keyed))
+    assert sid != keyed and chat[0] == {"role": "user", "content": "an electric kettle"}
+    assert [t.text for t in store.get(keyed).turns if t.role == "user"] == ["a cordless drill under $100"]
+    assert app.restore(sid)[2] == chat  # the chat's own session still comes back

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -15,25 +14,17 @@ import httpx
 import pytest
 import uvicorn
 
-from agent import build_agent
-from agent.config import Settings
+from agent import Settings, build_agent
 from retrieval.catalogs import read_catalog_file
 from retrieval.ingest import ingest_items
 from retrieval.search import CatalogIndex
 from retrieval.store import CatalogStore, ChromaLocation
+from tests.support import TEST_CATALOG, free_port
 from ui.api import create_app
 from ui.sessions import SessionStore
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "test-key-1"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -60,7 +51,7 @@ def catalog_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     """The 24-item test catalog ingested once per module into collection 'catalog'."""
     path = tmp_path_factory.mktemp("api-chroma")
     store = CatalogStore(ChromaLocation(path=path, collection="catalog"))
-    ingest_items(store, embedder, read_catalog_file(ROOT / "tests" / "data" / "catalog.jsonl"), progress=False)
+    ingest_items(store, embedder, read_catalog_file(TEST_CATALOG), progress=False)
     return path
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from evals.bench_load import KEY, Server
-from tests.test_api_sessions import catalog_dir  # noqa: F401  (module fixture: the test catalog in Chroma)
+from tests.ui.test_api_sessions import catalog_dir  # noqa: F401  (module fixture: the test catalog in Chroma)
 
 
 def test_kill_9_and_restart_loses_no_answered_turn(tmp_path: Path, catalog_dir: Path) -> None:

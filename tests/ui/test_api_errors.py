@@ -8,9 +8,9 @@ from typing import Iterator
 import httpx
 import pytest
 
-from agent.config import Settings
+from agent import Settings
 from retrieval.search import CatalogIndex
-from tests.test_api_sessions import AUTH, KEY, api_index, api_settings, catalog_dir, live_server  # noqa: F401
+from tests.ui.test_api_sessions import AUTH, KEY, api_index, api_settings, catalog_dir, live_server  # noqa: F401
 from ui.api import serve
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 
-from agent import build_agent
-from agent.config import Settings
+from agent import Settings, build_agent
 from retrieval.search import CatalogIndex
 from ui.terminal import HELP, run_terminal_chat
 
