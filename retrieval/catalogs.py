@@ -1,10 +1,12 @@
-"""Importers: the generic JSONL/CSV format, the Amazon 2018 Scientific catalog, the ReDial movie catalog."""
+"""Importers: the generic JSONL/CSV format, the Amazon 2018 Scientific catalog, the ReDial movie catalog,
+the MG-ShopDial product lists."""
 
 from __future__ import annotations
 
 import ast
 import csv
 import gzip
+import html
 import io
 import json
 import re
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from retrieval.items import CATEGORY_SEP, InvalidRow, Item, item_from_row
+from retrieval.items import CATEGORY_SEP, InvalidRow, Item, item_from_row, parse_price
 
 AMAZON_DIR = "amazon2018-industrial-scientific"
 REDIAL_CATALOG = "redial/ievalm_eval/id2info.json.gz"
@@ -205,3 +207,100 @@ def redial_items(data_dir: Path) -> list[Item]:
             attributes={k: v for k, v in attrs.items() if v},
         ))
     return items
+
+
+# ---------------------------------------------------------------- MG-ShopDial product lists
+
+SHOPDIAL_DIR = "mg-shopdial/catalog_items"
+# file stem -> (id slug, top category); the four small lists the wizards saw (SOURCE.md in mg-shopdial)
+SHOPDIAL_FILES = {
+    "Books": ("books", "Books"),
+    "Cellphones_and_Accessories": ("cellphones", "Cellphones & Accessories"),
+    "Officeproducts": ("office", "Office Products"),
+    "SportsandOutdoors": ("sports", "Sports & Outdoors"),
+}
+# Brands as the product names write them; an item gets one only when its name contains it as a word (the
+# records have no brand field; one office item states "Brand: <name>" in its description, read separately).
+SHOPDIAL_BRANDS = (
+    "Amazon Basics", "Speedy Inks", "Sensyne", "ULANZI", "Sony", "DJI", "EIVOTOR", "TONOR", "SAMSUNG",
+    "Google", "OnePlus", "Dunwell", "MeetRGB", "Hammermill", "HP", "Lin.Pen", "VITOLER", "Nike", "adidas",
+    "PUMA", "ASICS", "YONEX", "KEVENZ", "Senston", "Philonext", "Botas", "CCM", "Winnwell", "STX",
+)
+# Book records end in "Genre: a, b / Publisher: x; edition (date) / Hardcover: 384 pages / Reading age: 13+ years"
+_BOOK_FIELD = re.compile(r"^(Genre|Publisher|Hardcover|Paperback|Reading age)\s*:\s*(.+)$")
+
+
+def shopdial_items(data_dir: Path) -> list[Item]:
+    """The 57 MG-ShopDial items; ids "shopdial-<books|cellphones|office|sports>-<NN>", NN = 1-based file position."""
+    root = Path(data_dir) / SHOPDIAL_DIR
+    items = []
+    for stem, (slug, top) in SHOPDIAL_FILES.items():
+        rows = json.loads((root / f"{stem}_items.json").read_text(encoding="utf-8"))
+        for n, row in enumerate(rows, start=1):
+            items.append(_shopdial_item(f"shopdial-{slug}-{n:02d}", top, row))
+    return items
+
+
+def _shopdial_item(item_id: str, top: str, row: dict) -> Item:
+    name = _shop_text(row.get("name"))
+    short, long = _shop_text(row.get("short_description")), _shop_text(row.get("product_description"))
+    attrs: dict[str, str] = {}
+    rating = _shop_text(row.get("rating"))
+    if rating:  # two records give "4.8" where the rest give "4.8/5"; the scale is the same
+        attrs["rating"] = rating if "/" in rating else f"{rating}/5"
+    category, brand = top, None
+    if top == "Books":
+        title, sep, author = name.rpartition(" by ")
+        if sep and title and author:
+            attrs["author"] = author
+        attrs.update(_book_fields(long))
+        genre = attrs.get("genre", "").split(",")[0].strip()
+        category = CATEGORY_SEP.join([top, genre]) if genre else top
+    else:
+        brand = _shop_brand(name, f"{short} {long}")
+    return Item(item_id=item_id, title=name, category=category, brand=brand,
+                price=parse_price(row.get("price")),
+                description=" ".join(p for p in (short, long) if p), attributes=attrs)
+
+
+def _book_fields(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in text.split(" / "):
+        m = _BOOK_FIELD.match(part.strip())
+        if not m:
+            continue
+        key, value = m.group(1), m.group(2).strip()
+        if key == "Genre":
+            out["genre"] = value
+        elif key == "Reading age":
+            out["reading_age"] = value
+        elif key == "Publisher":
+            date = re.search(r"\(([^()]*\d{4})\)\s*$", value)
+            out["publisher"] = re.split(r"[;(]", value)[0].strip()
+            if date:
+                out["publication_date"] = date.group(1).strip()
+        else:  # Hardcover / Paperback: "<n> pages"
+            out["format"] = key
+            pages = re.fullmatch(r"(\d+)\s+pages", value)
+            if pages:
+                out["pages"] = pages.group(1)
+    return out
+
+
+def _shop_brand(name: str, description: str) -> str | None:
+    stated = re.search(r"\bBrand:\s*([A-Za-z][\w.&-]*)", description)
+    if stated:
+        return stated.group(1)
+    for brand in SHOPDIAL_BRANDS:
+        if re.search(rf"(?<![\w.]){re.escape(brand)}(?![\w.])", name):
+            return brand
+    return None
+
+
+def _shop_text(value: object) -> str:
+    """Whitespace-collapsed text without HTML entities, direction marks or stray control characters."""
+    if value is None:
+        return ""
+    text = html.unescape(str(value))
+    text = re.sub(r"[\u200b-\u200f\u202a-\u202e\ufeff\x00-\x08\x0b-\x1f\x7f-\x9f]", " ", text)
+    return " ".join(text.split())
