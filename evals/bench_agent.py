@@ -11,9 +11,7 @@ one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -21,14 +19,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evals.scripted import Suite, load_suite, run_suite, summarize
+from agent import build_agent
+from agent.backends import make_llm
+from agent.config import Settings
+from evals.lib.record import emit
+from evals.lib.scripted import Suite, load_suite, run_suite, summarize
 
 SUITES = Path(__file__).resolve().parent / "conversations"
 
 
 def _agent(settings: Any, index: Any = None, llm: Any = None) -> Any:
-    from agent import build_agent
-
     return build_agent(settings, index=index, llm=llm)
 
 
@@ -66,9 +66,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="conversations replayed with the local model for end-to-end latency (0: skip)")
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
     args = parser.parse_args(argv)
-    from agent.config import Settings
-    from agent.llm import make_llm
-
     chroma = args.chroma_dir or Path(tempfile.mkdtemp(prefix="convrec-bench-"))
     base = Settings.from_env(chroma_dir=chroma, data_dir=args.data, llm_backend="none", mode="guided")
     if not (Path(base.data_dir) / "amazon2018-industrial-scientific").exists():
@@ -108,13 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                                "p50_ms_turn": summary["p50_ms_turn"], "p95_ms_turn": summary["p95_ms_turn"],
                                **{k: summary[k] for k in ("invented_items", "rejected_rerecommended",
                                                           "grounded_rate", "checks_failed", "failures")}}
-    result["hardware"] = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-                          "load_avg_1m": round(os.getloadavg()[0], 2)}
-    line = json.dumps(result)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(line + "\n")
-    print(line)
+    emit(result, args.out)
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -19,9 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from evals.interest_eval import COLD_MAX, cold_rows, evaluate_all, latency, popularity_counts
+from evals.lib.interest_eval import COLD_MAX, cold_rows, evaluate_all, latency, popularity_counts
+from evals.lib.record import emit
+from retrieval.embed import shared_embedder
 from training.data import item_text_vectors, load_amazon
 from training.fit import net_scores
 from training.interest import InterestModel
@@ -35,8 +35,6 @@ def log(msg: str) -> None:
 
 def stated_category_scorer(model: InterestModel, data) -> callable:
     """Score with a stated preference per row: the test target's most specific category, as a shopper might say."""
-    from retrieval.embed import shared_embedder
-
     leaf = [data.items[t].category_path[-1] if data.items[t].category_path else "" for t in data.test.targets]
     unique = sorted(set(leaf))
     vecs = dict(zip(unique, shared_embedder().encode(unique)))
@@ -158,10 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         "model": {k: cfg.get(k) for k in ("best_epoch", "knn_weight", "knn", "net", "train_config")},
         "baselines": meta,
         "load_average_1m": round(os.getloadavg()[0], 2),  # other jobs on the box inflate p95 latency
-        "hardware": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
     }
-    print(json.dumps(out))
+    emit(out)
     return 0
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import sys
 from pathlib import Path
+
+from evals.lib.record import emit
 
 PACKAGES = ("retrieval", "training", "agent", "ui", "evals")
 RANK = {"retrieval": 0, "training": 1, "agent": 2, "ui": 3, "evals": 3}  # same rank: may not import each other
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.bench_layers", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="the checkout to measure (default: here)")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.root)))
+    emit(measure(args.root))
     return 0
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -26,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from evals.lib.record import emit
 
 KEY = "bench-key"
 QUERIES = ["a cordless drill", "something for making coffee at home", "running shoes for the road",
@@ -226,8 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chroma-dir", type=Path, help="default: the settings' var/chroma (demo built on first use)")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="convrec-load-"))
-    result: dict = {"bench": "load", "collection": args.collection, "hardware": {
-        "cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}}
+    result: dict = {"bench": "load", "collection": args.collection}
     server = Server("none", args.collection, args.chroma_dir, work / "sessions.sqlite3", work / "server-none.log")
     try:
         result["agent"] = server.start()["agent"]
@@ -247,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             local.stop()
     result["logs"] = str(work)
-    print(json.dumps(result))
+    emit(result)
     return 0 if result["errors"] == 0 and result["lost_sessions"] == 0 and result["mixed_sessions"] == 0 else 1
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -18,14 +16,19 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from agent.config import Settings
-from agent.extract import Vocabulary, merge_preferences, stems, vocabulary
 from agent.policy import constraints_of
 from agent.reasons import check_grounded, template_reason
-from agent.state import DialogueState, Preference
+from agent.state import DialogueState
+from agent.understand import merge_preferences, parse_message
+from agent.wording import parser_labels, read_extraction
+from evals.lib.dialogues import seeker_texts
+from evals.lib.record import emit
 from retrieval.items import Item
-from training.lora import generate_batch
-from training.lora_data import (REASON_MAX_TOKENS, ItemSet, Labels, build_dataset, extraction_prompt, parse_extraction,
-                                parser_labels, split_catalogs)
+from retrieval.vocabulary import ItemSet, Preference, Vocabulary, stems, vocabulary
+from training.gemma import ANSWER_TOKENS, generate_batch, load
+from training.lora import ADAPTER_DIR
+from training.lora_data import build_dataset, split_catalogs
+from training.lora_format import REASON_MAX_TOKENS, Labels, extraction_prompt
 
 FREEFORM = Path(__file__).resolve().parent / "conversations" / "extraction_freeform.jsonl"  # demo catalog, hand-labelled
 SHOT_EXTRACT = 'Shopper: I need a cordless drill from Voltmark under $100\nJSON: {"category":["Drills"],' \
@@ -147,8 +150,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from agent.local_model import ADAPTER_DIR, ANSWER_TOKENS, load
-
     adapter = args.adapter or ADAPTER_DIR
     answer_tokens = json.loads((adapter / ANSWER_TOKENS).read_text()) if (adapter / ANSWER_TOKENS).exists() else {}
     torch.set_num_threads(args.threads)
@@ -157,20 +158,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = json.loads((adapter / "training_config.json").read_text())
     cfg = meta["config"]
     _, held, _ = build_dataset(data_dir, cfg["seed"], cfg["n_extract"], cfg["n_reason"], cfg["n_dialogue"],
-                               n_heldout=args.heldout)
+                               n_heldout=args.heldout, read=parse_message,
+                               seekers=seeker_texts(data_dir) if data_dir is not None else None)
     catalogs = split_catalogs(data_dir)
     vocabs = {name: vocabulary(ItemSet(c[0])) for name, c in catalogs.items()}
     items = {name: {i.item_id: i for i in c[2]} for name, c in catalogs.items()}
     ext = [e for e in held if e.task == "extract" and e.meta["source"] in vocabs][:args.limit]
     rea = [e for e in held if e.task == "reason"][:args.reason_limit // 5 * 5]
-    gold = [parse_extraction(e.meta["gold"], vocabs[e.meta["source"]]) for e in ext]
+    gold = [read_extraction(e.meta["gold"], vocabs[e.meta["source"]]) for e in ext]
     cases = [([Preference(a, v, w) for a, v, w in e.meta["prefs"]], items[e.meta["source"]][e.meta["item_id"]],
               vocabs[e.meta["source"]]) for e in rea]
     parser = [parser_labels(e.meta["text"], vocabs[e.meta["source"]]) for e in ext]
     # Free-form messages written and labelled by hand (not from the generators): synonyms, units written out,
     # several needs per sentence.
     free = [json.loads(line) for line in FREEFORM.read_text().splitlines() if line.strip()]
-    free_gold = [parse_extraction(json.dumps(r["gold"]), vocabs["demo"]) for r in free]
+    free_gold = [read_extraction(json.dumps(r["gold"]), vocabs["demo"]) for r in free]
     free_parser = [parser_labels(r["text"], vocabs["demo"]) for r in free]
     # batch 2: written and labelled before either contender was run on them (the first 40 shaped parser fixes)
     unseen = [i for i, r in enumerate(free) if r.get("batch") == 2]
@@ -200,9 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name}: extraction on {len(ext)} messages", file=sys.stderr, flush=True)
         raw_e, _ = run_model(gen, [shot_e + e.prompt for e in ext], 8)
         print(f"{name}: reasons for {len(rea)} picks", file=sys.stderr, flush=True)
-        pred = [parse_extraction(r, vocabs[e.meta["source"]]) for r, e in zip(raw_e, ext)]
+        pred = [read_extraction(r, vocabs[e.meta["source"]]) for r, e in zip(raw_e, ext)]
         raw_f, _ = run_model(gen, [shot_e + extraction_prompt(r["text"]) for r in free], 8)
-        free_pred = [parse_extraction(r, vocabs["demo"]) for r in raw_f]
+        free_pred = [read_extraction(r, vocabs["demo"]) for r in raw_f]
         raw_r, times = run_model(gen_r, [shot_r + e.prompt for e in rea], 5)  # one batch = the 5 picks of a turn
         suffix = "" if name == "tuned" else "_" + name
         out[f"extraction_f1{suffix}"] = extraction_scores(gold, pred)["f1"]
@@ -227,10 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out["adapter_mb"] = round((adapter / "adapter_model.safetensors").stat().st_size / 1e6, 2)
     out.update({"n_extraction": len(ext), "n_reasons": len(rea), "heldout": meta["recipe"]["heldout"],
                 "training_steps": meta.get("total_steps", meta.get("steps_done")), "openai": _openai_note(settings),
-                "fluency_proxy": "4-60 words, ends with . or !, no repeated word trigram, no word 4+ times",
-                "hardware": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                             "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}})
-    print(json.dumps(out))
+                "fluency_proxy": "4-60 words, ends with . or !, no repeated word trigram, no word 4+ times"})
+    emit(out)  # hardware.torch_threads is --threads
     return 0
 
 

@@ -1,21 +1,20 @@
 """ReDial Recall@1/10/50 benchmark: `python -m evals.bench_redial [--limit N] [--agent] [--no-tune]`.
 
 Prints progress, then one JSON object on the last stdout line (deduplicated protocol unless the key says
-`_nodedup`; see evals/redial.py for the protocol).
+`_nodedup`; see evals/lib/redial.py for the protocol).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+from agent import build_agent
 from agent.config import Settings
-from evals.redial import open_redial_index, run_redial
+from evals.lib.record import emit
+from evals.lib.redial import open_redial_index, run_redial
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,14 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     index = open_redial_index(settings)
     agent = None
     if args.agent:
-        from agent import build_agent
-
         agent = build_agent(replace(settings, collection="redial"), index=index)
     result = run_redial(settings, limit=args.limit, agent=agent, tune=not args.no_tune, index=index, log=log,
                         retune=args.retune)
     result.pop("dedup_ranks", None)
-    result["hardware"] = {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version()}
-    print(json.dumps(result))
+    emit(result)
     return 0
 
 

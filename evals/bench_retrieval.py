@@ -9,9 +9,7 @@ Progress goes to stderr; the last stdout line is one JSON object with the figure
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import re
 import resource
@@ -24,6 +22,7 @@ from typing import Callable
 import numpy as np
 import psutil
 
+from evals.lib.record import emit
 from retrieval import search as search_module
 from retrieval.catalogs import amazon_items
 from retrieval.embed import Embedder
@@ -376,7 +375,6 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     embedder = Embedder(args.embed_model)
     import chromadb
-    import torch
 
     results: dict = {"load_avg_at_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="bench_retrieval_") as tmp:
@@ -392,11 +390,8 @@ def main(argv: list[str] | None = None) -> dict:
         "lexical_weight": search_module.LEXICAL_WEIGHT, "embed_model": embedder.name,
         "max_seq_length": embedder.model.max_seq_length, "encode_batch_size": embedder.batch_size,
         "synthetic_noise": NOISE}
-    results["hardware"] = {
-        "cpu_count": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1), "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(), "chromadb": chromadb.__version__, "torch": torch.__version__}
-    print(json.dumps(results))
+    results["hardware"] = {"chromadb": chromadb.__version__}  # emit adds the common record beside it
+    emit(results)
     return results
 
 

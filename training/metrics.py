@@ -1,8 +1,13 @@
-"""Full-ranking leave-one-out metrics: Recall@k and NDCG@k with history items excluded, ties pessimistic."""
+"""Ranking metrics, the one home for them (training and evals): ranks with pessimistic ties, Recall@k, NDCG@k.
+
+Full-ranking leave-one-out for the interest model (history items excluded), ReDial-style ranks over a catalog,
+and recall of ranked id lists all count ties against the target: every competitor scoring at least as much
+ranks above it.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -29,13 +34,38 @@ def target_ranks(scores: np.ndarray, targets: np.ndarray, histories: list[list[i
     return (scores >= t_score[:, None]).sum(axis=1)
 
 
+def rank_of(scores: np.ndarray, row: int) -> int:
+    """0-based rank of `scores[row]` in a 1-D score vector, ties pessimistic (an equal score ranks above it).
+
+    Rows to leave out (already-mentioned items) are set to -inf by the caller; the dtype is left as it is.
+    """
+    return int((scores >= scores[row]).sum()) - 1  # the row itself is counted once by >=
+
+
+def recall_at(ranks: np.ndarray, k: int) -> float:
+    """Recall@k (= hit rate, one target per row) from 0-based ranks; 0 when there are none."""
+    ranks = np.asarray(ranks)
+    return float((ranks < k).mean()) if len(ranks) else 0.0
+
+
+def ndcg_at(ranks: np.ndarray, k: int) -> float:
+    """NDCG@k with one relevant item per row (ideal DCG 1) from 0-based ranks; 0 when there are none."""
+    ranks = np.asarray(ranks)
+    return float(((ranks < k) / np.log2(ranks + 2)).mean()) if len(ranks) else 0.0
+
+
+def recall_at_k(ranked: Sequence[Sequence[str]], targets: Sequence[str], k: int) -> float:
+    """Share of rows whose target is among the first k of its ranked list of ids (a missing target never is)."""
+    ranks = [list(r).index(t) if t in r else np.inf for r, t in zip(ranked, targets)]  # first occurrence, 0-based
+    return recall_at(np.array(ranks, dtype=np.float64), k)
+
+
 def evaluate_ranks(ranks: np.ndarray, ks: tuple[int, ...] = (10, 20)) -> dict[str, float]:
-    """Recall@k (= hit rate, one target per row) and NDCG@k from 0-based ranks."""
+    """Recall@k and NDCG@k for each k from 0-based ranks."""
     out = {}
     for k in ks:
-        hit = ranks < k
-        out[f"recall_at_{k}"] = float(hit.mean()) if len(ranks) else 0.0
-        out[f"ndcg_at_{k}"] = float((hit / np.log2(ranks + 2)).mean()) if len(ranks) else 0.0
+        out[f"recall_at_{k}"] = recall_at(ranks, k)
+        out[f"ndcg_at_{k}"] = ndcg_at(ranks, k)
     return out
 
 

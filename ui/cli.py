@@ -1,4 +1,8 @@
-"""The `convrec` command: ingest, search, demo, chat, serve, train, eval."""
+"""The `convrec` command: ingest, search, demo, chat, serve, train, lora, eval.
+
+The top of the layers: it may import every package and nothing imports it. Subcommands import what they run
+only when chosen, so `convrec --help` does not load torch, Gradio or the models.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from agent.config import Settings
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `convrec` console script."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["train"], ["eval"]):  # these parse their own flags
+    if argv[:1] in (["train"], ["lora"], ["eval"]):  # these parse their own flags
         return _forward(argv[0], argv[1:])
     args = _parser().parse_args(argv)
     settings = Settings.from_env(
@@ -76,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.set_defaults(run=_surface)
 
     sub.add_parser("train", help="train the interest model (see `convrec train --help`)")
+    sub.add_parser("lora", help="build data for and train the local model's LoRA adapter (see `convrec lora --help`)")
     sub.add_parser("eval", help="run the offline evaluation and write a report (see `convrec eval --help`)")
     return p
 
@@ -132,7 +137,13 @@ def _forward(command: str, argv: list[str]) -> int:
         from training.train import main as train_main
 
         return train_main(argv)
-    from evals.report import main as eval_main
+    if command == "lora":  # training sits below the agent and the evals: the parser and dialogues are handed in
+        from agent.understand import parse_message
+        from evals.lib.dialogues import seeker_texts
+        from training.lora import main as lora_main
+
+        return lora_main(argv, read=parse_message, seekers=seeker_texts)
+    from evals.lib.report import main as eval_main
 
     return eval_main(argv)
 

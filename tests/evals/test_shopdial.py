@@ -8,8 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from evals.lib.shopdial import (KINDS, QA_LABELS, RECORD_KINDS, LabelError, QALabel, client_messages,
-                                load_qa_labels, load_shop_dialogues, qa_messages, score_answer, wizard_reply)
+from evals.lib.shopdial import (
+    KINDS,
+    QA_LABELS,
+    RECORD_KINDS,
+    LabelError,
+    QALabel,
+    client_messages,
+    load_qa_labels,
+    load_shop_dialogues,
+    qa_messages,
+    score_answer,
+    wizard_reply,
+)
 from retrieval.catalogs import shopdial_items
 from retrieval.items import Item
 

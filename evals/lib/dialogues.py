@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Literal, Mapping
 
+from training.lora_data import Seekers
+
 Speaker = Literal["seeker", "recommender"]
 REDIAL_TEST = "redial/official/test_data.jsonl.gz"
 REDIAL_TRAIN = ("redial/train_partial/train_partial_raw.jsonl.gz", "redial/train_partial/ievalm_valid_data.jsonl.gz")
@@ -129,7 +131,7 @@ def load_utterance_table(path: Path, source: str | None = None) -> list[Dialogue
         missing = {"dialog_id", "speaker", "text", "movies"} - set(reader.fieldnames or [])
         if missing:
             raise ValueError(f"{path}: missing columns {sorted(missing)}; an utterance table needs "
-                             "dialog_id, speaker, text, movies (see evals/dialogues.py)")
+                             "dialog_id, speaker, text, movies (see evals/lib/dialogues.py)")
         for row in reader:
             text = (row.get("text") or "").replace("QUOTATION_MARK", '"')
             movies = tuple(t.strip() for t in (row.get("movies") or "").split(";") if t.strip())
@@ -142,6 +144,14 @@ def load_utterance_table(path: Path, source: str | None = None) -> list[Dialogue
 def inspired_dev(data_dir: Path) -> list[Dialogue]:
     """The 99 INSPIRED dev dialogues (movies as titles with year; resolve with `TitleMatcher`)."""
     return load_utterance_table(Path(data_dir) / INSPIRED_DEV, "inspired-dev")
+
+
+def seeker_texts(data_dir: Path) -> Seekers:
+    """Every seeker message of ReDial train (LoRA training examples) and INSPIRED dev (held out), for `convrec lora`."""
+    def said(dialogues: list[Dialogue]) -> list[str]:
+        return [u.text for d in dialogues for u in d.utterances if u.speaker == "seeker"]
+
+    return Seekers(train=said(redial_train(Path(data_dir))), heldout=said(inspired_dev(Path(data_dir))))
 
 
 def load_generic(path: Path) -> list[Dialogue]:

@@ -34,6 +34,9 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
+from agent import build_agent
+from agent.config import Settings
+from agent.reasons import check_grounded
 from retrieval.items import Item
 from retrieval.search import Filters
 
@@ -191,12 +194,8 @@ def _context(index: Any, session: Any) -> list[Item]:
 
 
 def grounding_check(agent: Any) -> Callable[[Any, list[str], Any], tuple[bool, str]]:
-    """Both the agent's own checker (agent.reasons.check_grounded, when present) and our strict one must pass."""
+    """Both the agent's own checker (agent.reasons.check_grounded) and our strict one must pass."""
     strict = strict_grounding(agent.index)
-    try:
-        from agent.reasons import check_grounded
-    except ImportError:
-        return lambda pick, said, session: strict(pick, said, _context(agent.index, session))
 
     def check(pick: Any, said: list[str], session: Any) -> tuple[bool, str]:
         item = _catalog_item(agent.index, pick.item) or pick.item
@@ -425,16 +424,13 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m evals.scripted SUITE.yaml`: play a suite, print failures, last line one JSON summary."""
+    """`python -m evals.lib.scripted SUITE.yaml`: play a suite, print failures, last line one JSON summary."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("suite", type=Path)
     parser.add_argument("--data", type=Path, help="the shared datasets folder (default: settings)")
     parser.add_argument("--chroma-dir", type=Path, help="Chroma folder to reuse (default: settings)")
     parser.add_argument("--llm", choices=["none", "local", "openai"], help="LLM backend (default: settings)")
     args = parser.parse_args(argv)
-    from agent import build_agent
-    from agent.config import Settings
-
     suite = load_suite(args.suite)
     settings = Settings.from_env(collection=suite.collection, data_dir=args.data, chroma_dir=args.chroma_dir,
                                  llm_backend=args.llm)

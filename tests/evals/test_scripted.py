@@ -1,4 +1,4 @@
-"""The scripted-conversation format and runner (evals/scripted.py).
+"""The scripted-conversation format and runner (evals/lib/scripted.py).
 
 Runner checks are exercised with `FakeAgent`, a tiny stand-in implementing only the agent's public API
 over the real test catalog index: it lets each test force a specific misbehaviour (an invented item, a
@@ -14,9 +14,10 @@ import pytest
 
 from agent.config import Settings
 from agent.state import Pick, Session, Turn
-from evals.scripted import (SuiteError, load_suite, run_conversation, run_suite, strict_grounding, summarize)
+from evals.lib.scripted import SuiteError, load_suite, run_conversation, run_suite, strict_grounding, summarize
+from tests.support import ROOT
 
-SUITES = Path(__file__).resolve().parent.parent / "evals" / "conversations"
+SUITES = ROOT / "evals" / "conversations"
 
 
 class FakeAgent:

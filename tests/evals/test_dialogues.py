@@ -7,8 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from evals.dialogues import (Dialogue, DatasetMissing, TitleMatcher, Utterance, inspired_dev, load_dialogues,
-                             normalise_title, rec_turns, redial_dialogue, redial_test, redial_train)
+from evals.lib.dialogues import (
+    DatasetMissing,
+    Dialogue,
+    TitleMatcher,
+    Utterance,
+    inspired_dev,
+    load_dialogues,
+    normalise_title,
+    rec_turns,
+    redial_dialogue,
+    redial_test,
+    redial_train,
+)
 
 
 def test_dedup_protocol_on_a_tiny_dialogue() -> None:

@@ -2,8 +2,9 @@
 
 Protocol (BASELINES.md): context = earlier messages with `@id` replaced by titles; candidates = every catalog
 movie; deduplicated: movies mentioned earlier (either side) are removed from candidates and targets, turns left
-without a target are skipped; Recall averaged over (turn, target) pairs. The non-deduplicated figure (older
-papers) keeps every mentioned movie as a candidate and every movie of the turn as a target.
+without a target are skipped; Recall averaged over (turn, target) pairs, ties pessimistic (training/metrics.py).
+The non-deduplicated figure (older papers) keeps every mentioned movie as a candidate and every movie of the turn
+as a target.
 
 Scoring = the movie prior (training/movies.py, fitted on train dialogues only) + MiniLM text similarity from
 the catalog index; with an agent, its `agent.rank` list is mixed in as one more signal (the agent's ranking
@@ -15,14 +16,16 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from evals.dialogues import Dialogue, RecTurn, rec_turns, redial_train
+from agent.catalog import open_catalog
+from evals.lib.dialogues import Dialogue, RecTurn, TitleMatcher, inspired_dev, rec_turns, redial_test, redial_train
 from retrieval.search import CatalogIndex
+from training.metrics import rank_of, recall_at
 from training.movies import MixWeights, MovieInfo, MoviePrior, fit_movie_prior, movielens_cf, tune_weights
 
 KS = (1, 10, 50)
@@ -185,10 +188,10 @@ def evaluate(ranker: MovieRanker, dialogues: Sequence[Dialogue], agent: Any = No
                 signals["agent"] = agent_scores(agent, turn, len(ranker.index), ranker.index.position)
             scores = sum(weights.get(k, 0.0) * v for k, v in signals.items())
             latencies.append(per_turn + time.perf_counter() - t0)
-            nodedup += [_rank(scores, ranker.index.position[m]) for m in turn.targets_nodedup]
+            nodedup += [rank_of(scores, ranker.index.position[m]) for m in turn.targets_nodedup]
             if turn.targets:
                 masked = np.where(ranker.excluded(turn), -np.inf, scores)
-                dedup += [_rank(masked, ranker.index.position[m]) for m in turn.targets]
+                dedup += [rank_of(masked, ranker.index.position[m]) for m in turn.targets]
         if log:
             log(f"  {min(start + batch, len(turns))}/{len(turns)} turns")
     n_dedup_turns = sum(1 for t in turns if t.targets)
@@ -198,14 +201,8 @@ def evaluate(ranker: MovieRanker, dialogues: Sequence[Dialogue], agent: Any = No
             "latency_ms_p95": round(1000 * float(np.percentile(latencies, 95)), 2) if latencies else 0.0}
 
 
-def _rank(scores: np.ndarray, row: int) -> int:
-    # Pessimistic ties, as in BASELINES.md: equal scores rank above the target.
-    return int((scores > scores[row]).sum()) + int((scores == scores[row]).sum()) - 1
-
-
 def _result(ranks: list[int], turns: int) -> RecallResult:
-    arr = np.array(ranks)
-    recall = {k: float((arr < k).mean()) if len(arr) else 0.0 for k in KS}
+    recall = {k: recall_at(np.array(ranks), k) for k in KS}
     return RecallResult(recall, turns, len(ranks), ranks)
 
 
@@ -218,18 +215,12 @@ def _rescaled(cos: np.ndarray) -> np.ndarray:
 
 def open_redial_index(settings: Any) -> CatalogIndex:
     """The ReDial movie catalog (ingested into settings.chroma_dir on first use, ~6,583 movies)."""
-    from dataclasses import replace
-
-    from agent.catalog import open_catalog
-
     return open_catalog(replace(settings, collection="redial"))
 
 
 def run_redial(settings: Any, limit: int | None = None, agent: Any = None, tune: bool = True,
                index: CatalogIndex | None = None, log=print, retune: bool = False) -> dict[str, Any]:
     """ReDial test (deduplicated and not) and INSPIRED dev through the same ranker; JSON-ready results."""
-    from evals.dialogues import TitleMatcher, inspired_dev, redial_test
-
     started = time.perf_counter()
     data_dir = Path(settings.data_dir)
     index = index or open_redial_index(settings)

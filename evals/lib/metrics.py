@@ -1,7 +1,8 @@
 """Quality metrics computed on every evaluation run, from sessions the agent produced (plain data only).
 
 Per session: invented items, constraint violations, re-recommended rejections, reason groundedness, intra-list
-diversity. Per run: category coverage, novelty, latency percentiles, success@turn, turns to success, recall@k.
+diversity. Per run: category coverage, novelty, latency percentiles, success@turn, turns to success. Ranking
+metrics (recall@k, NDCG, ranks) live in training/metrics.py.
 """
 
 from __future__ import annotations
@@ -57,12 +58,6 @@ class QualityTally:
             "latency_p50_s": round(p50, 3),
             "latency_p95_s": round(p95, 3),
         }
-
-
-def invented(pick: Pick, catalog: Mapping[str, Item]) -> bool:
-    """A pick the catalog does not hold, or whose title differs from the catalog's item of that id."""
-    real = catalog.get(pick.item.item_id)
-    return real is None or real.title != pick.item.title
 
 
 def violates(item: Item, constraints: Filters) -> bool:
@@ -161,13 +156,6 @@ def mean_turns_to_success(first_success: Sequence[int | None]) -> float | None:
     """Average turn of first success over successful episodes; None when none succeeded."""
     hits = [s for s in first_success if s is not None]
     return round(float(np.mean(hits)), 3) if hits else None
-
-
-def recall_at_k(ranked: Sequence[Sequence[str]], targets: Sequence[str], k: int) -> float:
-    """Share of episodes whose target is in the first k of its final ranked list."""
-    if not targets:
-        return 0.0
-    return round(sum(1 for r, t in zip(ranked, targets) if t in list(r)[:k]) / len(targets), 4)
 
 
 def _lookup(index, item_id: str) -> Item | None:

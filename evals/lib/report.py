@@ -18,7 +18,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from agent import build_agent
+from agent.backends import make_llm
 from agent.config import Settings
+from evals.lib.redial import run_redial
+from evals.lib.scripted import load_suite, run_suite, summarize
+from evals.lib.simulator import run_simulation, summarise
+from training.data import load_amazon
+from training.metrics import recall_at
 
 PUBLISHED = [  # ReDial Recall@1/10/50 as published, with the protocol each used
     ("KBRD (Chen et al. 2019)", .030, .163, .338, "original: mentioned movies not removed"),
@@ -107,23 +114,16 @@ def run_all(settings: Settings, args: argparse.Namespace, log=print) -> dict[str
 
 
 def _agent(settings: Settings, collection: str, **overrides: Any):
-    from agent import build_agent
-
     return build_agent(replace(settings, collection=collection, **overrides))
 
 
 def _sim_llm(settings: Settings, args: argparse.Namespace):
     if not args.sim_llm:
         return None
-    from agent.llm import make_llm
-
     return make_llm(replace(settings, llm_backend=settings.llm_backend if settings.llm_backend != "none" else "openai"))
 
 
 def _amazon(settings: Settings, args: argparse.Namespace, episodes: int, log) -> dict[str, Any]:
-    from evals.simulator import run_simulation, summarise
-    from training.data import load_amazon
-
     data = load_amazon(settings.data_dir)
     agent = _agent(settings, "amazon")
     rows = random.Random(settings.seed).sample(range(len(data.test)), min(episodes, len(data.test)))
@@ -144,8 +144,6 @@ def _amazon(settings: Settings, args: argparse.Namespace, episodes: int, log) ->
 
 
 def _demo(settings: Settings, args: argparse.Namespace, episodes: int, log) -> dict[str, Any]:
-    from evals.simulator import run_simulation, summarise
-
     out: dict[str, Any] = {"sweep": {}}
     for diversity in (DIVERSITY_SWEEP[1:2] if args.quick else DIVERSITY_SWEEP):
         agent = _agent(settings, "demo", diversity=diversity)
@@ -160,24 +158,20 @@ def _demo(settings: Settings, args: argparse.Namespace, episodes: int, log) -> d
 
 
 def _scripted(settings: Settings, log) -> dict[str, Any]:
-    from evals import scripted
-
-    folder = Path(__file__).parent / "conversations"
+    folder = Path(__file__).resolve().parent.parent / "conversations"  # evals/conversations
     suites = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
     if not suites:
         return {"skipped": f"no suites in {folder}"}
     out: dict[str, Any] = {}
     for path in suites:
-        suite = scripted.load_suite(path)
+        suite = load_suite(path)
         log(f"  suite {suite.name} ({len(suite.conversations)} conversations, catalog {suite.collection})")
-        results = scripted.run_suite(_agent(settings, suite.collection), suite)
-        out[suite.name] = scripted.summarize(results)
+        results = run_suite(_agent(settings, suite.collection), suite)
+        out[suite.name] = summarize(results)
     return out
 
 
 def _redial(settings: Settings, args: argparse.Namespace, log) -> dict[str, Any]:
-    from evals.redial import run_redial
-
     return run_redial(replace(settings, llm_backend="none"), limit=100 if args.quick else None, log=log,
                       retune=args.retune)
 
@@ -266,11 +260,9 @@ def plots(summary: dict[str, Any], out_dir: Path) -> dict[str, str]:
         images["tradeoff"] = _save(fig, out_dir / "diversity_vs_relevance.png")
     ranks = sec.get("redial", {}).get("dedup_ranks")
     if ranks:
-        import numpy as np
-
-        arr, ks = np.array(ranks), np.arange(1, 51)
+        ks = range(1, 51)
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(ks, [(arr < k).mean() for k in ks], label="convrec (dedup)")
+        ax.plot(ks, [recall_at(ranks, k) for k in ks], label="convrec (dedup)")
         for name, r1, r10, r50, _ in PUBLISHED[:3]:
             ax.plot([1, 10, 50], [r1, r10, r50], linestyle="--", marker=".", label=name.split(" (")[0])
         ax.set(xlabel="k", ylabel="Recall@k", title="ReDial test")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-
-import pytest
 
 from agent import build_agent
 from agent.config import Settings
 from agent.llm import ScriptedLLM
-from evals.simulator import LLMShopper, RuleShopper, names_target, run_episode, run_simulation, summarise
+from evals.lib.simulator import LLMShopper, RuleShopper, names_target, run_simulation, summarise
 
 QUESTIONS = ["Which brand do you prefer?", "What's your budget?", "What kind of product is it?",
              "What will you use it for?", "Anything else?", ""]

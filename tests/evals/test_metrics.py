@@ -1,4 +1,4 @@
-"""Quality metrics on hand-made cases with known answers, and the movie prior on a hand-made catalog."""
+"""Quality and ranking metrics (ties pessimistic) on hand-made cases with known answers, and the movie prior."""
 
 from __future__ import annotations
 
@@ -6,10 +6,20 @@ import numpy as np
 import pytest
 
 from agent.state import Pick, Session, Turn
-from evals.metrics import (QualityTally, grounded, intra_list_diversity, latency_percentiles,
-                           mean_turns_to_success, novelty_bits, recall_at_k, rerecommended, success_at, tally_session)
+from evals.lib.metrics import (
+    QualityTally,
+    grounded,
+    intra_list_diversity,
+    latency_percentiles,
+    mean_turns_to_success,
+    novelty_bits,
+    rerecommended,
+    success_at,
+    tally_session,
+)
 from retrieval.items import Item
 from retrieval.search import Filters
+from training.metrics import evaluate_ranks, rank_of, recall_at, recall_at_k, target_ranks
 from training.movies import MixWeights, MovieInfo, fit_movie_prior, tune_weights
 
 DRILL = Item("d1", "Voltmark VM-1820 18V Cordless Drill Driver", "Tools > Drills", "Voltmark", 79.99,
@@ -23,6 +33,27 @@ def test_success_curve_turns_and_recall() -> None:
     assert mean_turns_to_success([None]) is None
     assert recall_at_k([["a", "b"], ["c", "d"]], ["b", "x"], 1) == 0.0
     assert recall_at_k([["a", "b"], ["c", "d"]], ["b", "x"], 2) == 0.5
+
+
+def test_ties_count_against_the_target_on_a_hand_made_example() -> None:
+    # item:      0    1    2    3    4
+    scores = [0.9, 0.5, 0.5, 0.1, 0.5]
+    # Target 2 ties with items 1 and 4: both rank above it, so only 0.9 and the two ties come first -> rank 3.
+    assert rank_of(np.array(scores), 2) == 3
+    assert rank_of(np.array(scores), 0) == 0 and rank_of(np.array(scores), 3) == 4
+    # The batched leave-one-out form agrees; item 4 in the history is removed, leaving one tie -> rank 2.
+    ranks = target_ranks(np.array([scores, scores]), np.array([2, 2]), [[], [4]])
+    assert list(ranks) == [3, 2]
+    # Recall over the hand-computed ranks [0, 3, 2]: @1 1/3, @3 2/3 (rank 3 misses), @4 all three.
+    hand = np.array([0, 3, 2])
+    assert recall_at(hand, 1) == pytest.approx(1 / 3) and recall_at(hand, 3) == pytest.approx(2 / 3)
+    assert recall_at(hand, 4) == 1.0 and recall_at(np.array([]), 10) == 0.0
+    out = evaluate_ranks(hand, (3,))
+    assert out["recall_at_3"] == pytest.approx(2 / 3)
+    assert out["ndcg_at_3"] == pytest.approx((1 / np.log2(2) + 1 / np.log2(4)) / 3)
+    # Ranked id lists: the target's first position; a list without it misses at every k.
+    assert recall_at_k([["a", "b", "a"], ["c"]], ["a", "z"], 1) == 0.5
+    assert recall_at_k([["a", "b"], ["c"]], ["b", "z"], 50) == 0.5
 
 
 def test_groundedness_needs_numbers_and_names_from_the_item_or_the_shopper() -> None:

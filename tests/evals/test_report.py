@@ -7,10 +7,10 @@ import json
 
 from agent import build_agent
 from agent.config import Settings
-from evals.dialogues import Dialogue, Utterance
-from evals.redial import MovieRanker, evaluate, fit_dialogues, movie_infos
-from evals.report import diff, main, write_report
-from evals.simulator import run_simulation, summarise
+from evals.lib.dialogues import Dialogue, Utterance
+from evals.lib.redial import MovieRanker, evaluate, fit_dialogues, movie_infos
+from evals.lib.report import diff, main, write_report
+from evals.lib.simulator import run_simulation, summarise
 from training.movies import fit_movie_prior
 
 

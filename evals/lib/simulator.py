@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-import numpy as np
-
 from agent.llm import LLM, LLMUnavailable, Message
 from agent.state import Session
+from evals.lib.metrics import QualityTally, mean_turns_to_success, success_at, tally_session
 from retrieval.items import Item
 from retrieval.search import CatalogIndex, Filters
+from training.metrics import recall_at_k
 
 LIKE_THRESHOLD = 0.6  # cosine to the target above which a pick is "close enough to like" (MiniLM scale)
 MAX_TURNS = 5
@@ -229,11 +229,6 @@ def _hint_words(item: Item) -> list[str]:
     return list(seen)
 
 
-def similarity(index: CatalogIndex, a: str, b: str) -> float:
-    """Cosine of two catalog items' embeddings."""
-    return float(np.dot(index.embedding(a), index.embedding(b)))
-
-
 def run_simulation(agent: Any, targets: Sequence[tuple[Item, Sequence[str]]], max_turns: int = MAX_TURNS,
                    llm: LLM | None = None, log=None) -> list[Episode]:
     """Episodes for (target, history) pairs; `llm` words the shopper's answers (LLMShopper) when given."""
@@ -249,8 +244,6 @@ def run_simulation(agent: Any, targets: Sequence[tuple[Item, Sequence[str]]], ma
 def summarise(episodes: Sequence[Episode], index: CatalogIndex, max_turns: int = MAX_TURNS,
               counts: dict[str, int] | None = None) -> dict[str, Any]:
     """Success@turn, turns to success, recall@k of the final ranking, and every quality metric."""
-    from evals.metrics import (QualityTally, mean_turns_to_success, recall_at_k, success_at, tally_session)
-
     tally = QualityTally()
     for ep in episodes:
         tally.latencies_s.extend(ep.latencies_s)
@@ -262,7 +255,8 @@ def summarise(episodes: Sequence[Episode], index: CatalogIndex, max_turns: int =
             "success_at_turn": {str(t): v for t, v in success_at(firsts, range(1, max_turns + 1)).items()},
             "success_rate": success_at(firsts, [max_turns])[max_turns],
             "mean_turns_to_success": mean_turns_to_success(firsts),
-            "recall_at_10": recall_at_k(ranked, targets, 10), "recall_at_50": recall_at_k(ranked, targets, 50),
+            "recall_at_10": round(recall_at_k(ranked, targets, 10), 4),
+            "recall_at_50": round(recall_at_k(ranked, targets, 50), 4),
             "target_named_by_shopper": sum(any(names_target(m, index.items[index.position[ep.target_id]])
                                                for m in ep.messages) for ep in episodes),
             **tally.summary(len({i.top_category for i in index.items}))}
