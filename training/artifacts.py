@@ -20,7 +20,7 @@ class Artifact:
     """One shipped model: what it is, which catalog or base model it belongs to, and its folder."""
 
     name: str
-    kind: str  # "interest" (scores a catalog's items) | "lora" (adapts a base language model)
+    kind: str  # "interest" (scores a catalog's items) | "lora" (adapts a base language model) | "acts" (dialogue acts)
     catalog: str | None = None  # the catalog collection an interest model was trained on
     base: str | None = None  # the base model an adapter belongs to
 
@@ -31,13 +31,14 @@ class Artifact:
 
     def present(self) -> bool:
         """Whether its files are there (a slim install may leave them out)."""
-        marker = "config.json" if self.kind == "interest" else "adapter_config.json"
+        marker = "config.json" if self.kind in ("interest", "acts") else "adapter_config.json"
         return (self.folder / marker).exists()
 
 
 SHIPPED = (
     Artifact("amazon-scientific", "interest", catalog="amazon"),
     Artifact("gemma-reasons", "lora", base="gemma-3-270m"),
+    Artifact("dialogue-acts", "acts"),
 )
 
 
