@@ -20,7 +20,7 @@ from agent.prompts import AGENT_SYSTEM, REFUSAL
 from agent.replies import apply_reference, intro
 from agent.state import Pick, Session, Turn
 from agent.tools import ToolBox, make_tools
-from agent.understand import parse_message
+from agent.understand import normalise, parse_message
 
 MAX_STEPS = 6  # model calls per turn; a plan needs about 3 (search, maybe details, recommend)
 HISTORY_TURNS = 6  # earlier messages given to the model
@@ -28,7 +28,7 @@ def agentic_turn(ctx: Context, session: Session, text: str) -> Turn | None:
     """Run the tool-calling loop for one message; None means "use guided mode for this turn"."""
     st = session.state
     assert ctx.llm is not None, "agentic mode needs an LLM"
-    update = parse_message(text, ctx.vocab, st.pending_options, st.pending_question)
+    update = parse_message(normalise(text, ctx.speller), ctx.vocab, st.pending_options, st.pending_question)
     apply_reference(ctx, session, update)
     apply_update(st, update, ctx.vocab)
     box = ctx.toolbox(session)

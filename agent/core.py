@@ -45,7 +45,7 @@ class Agent:
         self.settings, self.index, self.llm = settings, index, llm
         self.interest = interest or InterestScorer(index)
         self.vocab = vocabulary(index)
-        self.context = Context(settings, index, self.vocab, self.interest, llm)
+        self.context = Context.build(settings, index, self.vocab, self.interest, llm)
 
     @property
     def mode(self) -> str:

@@ -1,29 +1,54 @@
 """Guided mode: an explicit dialogue policy drives the tools; a language model, if any, only words things.
 
-One turn: read the message (agent/understand.py) -> update the state (agent/policy.py) -> decide: answer a
-social or off-topic message, ask the most informative question, or recommend (agent/tools.py) -> reasons
-(agent/reasons.py, worded by agent/wording.py) -> reply.
+One turn: read the message into a dialogue act (agent/acts.py) -> answer what needs no search (a question about a
+pick, a comparison, thanks, a hand-off, a language convrec cannot read) -> otherwise update the state
+(agent/policy.py: needs, critiques) -> decide: ask the most informative question or recommend (agent/tools.py)
+-> reasons (agent/reasons.py, worded by agent/wording.py) -> reply. Every reply shows picks, answers, or asks.
 """
 
 from __future__ import annotations
 
 import re
 
+from agent.acts import Reading, read_acts, unreadable_reply
+from agent.answers import answer, compare
 from agent.context import Context
-from agent.policy import apply_update, should_ask
+from agent.policy import apply_critique, apply_update, constraints_of, should_ask
 from agent.prompts import REFUSAL
-from agent.replies import apply_reference, ask, intro, redirect
-from agent.state import Session, Turn
-from agent.understand import parse_message
+from agent.reasons import price_text
+from agent.references import last_picks
+from agent.replies import ask, intro, record_feedback, redirect
+from agent.state import DialogueState, Session, Turn
+from agent.tools import SEEN_ALL, ToolBox, value_of
+from agent.understand import normalise
 from agent.wording import model_preferences, reword
+from retrieval.vocabulary import Preference, english_words, stem
 
 _YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|go ahead|fine|do it|why not)\b", re.I)
+HANDOFF_TEXT = ("I can't answer that here: I only know what the product listings say (prices, specs and "
+                "descriptions), not {topic}. I've marked this for a colleague who can help.")
+NOT_PRODUCTS = frozenset(
+    "gift gifts present presents birthday christmas anniversary dad mom mum mother father sister brother wife husband "
+    "son daughter kid kids child children friend friends boyfriend girlfriend grandma grandpa boss colleague "
+    "him her them someone me myself home house office work budget dollars dollar bucks money price prices cost "
+    "people person persons thing things stuff idea ideas something anything everything option options "
+    "recommendation recommendations suggestion suggestions one ones please thanks help hobby use today week".split())
+SOCIAL_TEXT = {
+    "thanks": "You're welcome! Ask me about any of these, or tell me what else you need.",
+    "bye": "Happy shopping! Come back any time.",
+    "ack": "Glad that helps. Ask me about any of these, say 'cheaper' or 'something different', or tell me what "
+           "else you need.",
+}
 
 
 def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     """Answer one message with the dialogue policy; the caller appends the user turn and records the picks."""
     st = session.state
-    update = parse_message(text, ctx.vocab, st.pending_options, st.pending_question)
+    text = normalise(text, ctx.speller)
+    reading = read_acts(ctx, session, text, ctx.act_scores(text))
+    update = reading.update
+    if reading.act == "unreadable":
+        return Turn("assistant", unreadable_reply(reading.language), act="unreadable")
     if not update.intents & {"off_topic", "injection", "greeting"}:
         update.preferences = model_preferences(ctx, text, update)
     pending = st.pending_question
@@ -31,33 +56,202 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         st.asked.append(pending)
     st.pending_question, st.pending_options = "", []
     prefix = REFUSAL + " " if "injection" in update.intents else ""
-    if "off_topic" in update.intents and not update.preferences:
-        return Turn("assistant", prefix + redirect(ctx))
-    if update.intents & {"thanks"} and not (update.preferences or update.query):
-        return Turn("assistant", "You're welcome! Tell me if you'd like to see anything else.")
+    if reading.act in ("ask_item", "compare"):
+        st.focus = [i.item_id for i in reading.items]
+        if reading.act == "compare":
+            return Turn("assistant", compare(reading.items, reading.asked, text.lower()), act="compare")
+        return Turn("assistant", answer(reading.items, reading.asked, text, ctx.index), act="answer")
+    if reading.act == "handoff":
+        return Turn("assistant", HANDOFF_TEXT.format(topic=_topic(text)), act="handoff", handoff=True)
+    if reading.act == "social":
+        return _social(ctx, session, reading)
+    if reading.act == "off_topic":
+        return Turn("assistant", prefix + redirect(ctx), act="refuse" if prefix else "social")
     if pending.startswith("relax:") and (_YES.search(text) or update.intents & {"show_now"}):
-        kind = pending[6:]  # the shopper agreed to drop the constraint that left nothing
+        kind = pending[6:]  # the shopper agreed to drop the constraint that left nothing, or to see them again
+        if kind == "seen":
+            update.intents.add("see_again")
         gone = ("max_price", "min_price") if kind == "price" else (kind,)
         st.preferences = [p for p in st.preferences if not (p.attribute in gone and p.wanted)]
         update.intents.add("show_now")
-    like = apply_reference(ctx, session, update)
+    if reading.act == "feedback":
+        turn = _feedback(ctx, session, reading)
+        if turn is not None:
+            return turn
+    like = _more_like(ctx, session, reading)
+    if reading.act in ("critique", "superlative"):
+        update.preferences = [p for p in update.preferences if p.attribute != "price_band"]
     topic_change = apply_update(st, update, ctx.vocab)
+    notes: list[str] = []
+    if reading.act == "critique":
+        on_screen = [p.item for p in last_picks(session)]
+        if not apply_critique(st, reading.key, reading.way, reading.items, on_screen, value_of):
+            notes.append(f"The picks list no {reading.key} to compare, so I kept your other needs.")
+        if len(reading.items) == 1 and reading.key == "price":
+            like = reading.items[0].item_id  # "like #2 but cheaper"
     box = ctx.toolbox(session)
     if "injection" in update.intents and not (update.preferences or update.query) and not st.query:
         question = box.ask()
-        return ask(st, question, prefix) if question else Turn("assistant", prefix + redirect(ctx))
-    if not update.intents & {"show_now", "different", "see_again", "more_like"} and not update.feedback:
+        return ask(st, question, prefix) if question else Turn("assistant", prefix + redirect(ctx), act="refuse")
+    missing = _missing_kind(ctx, st, update, topic_change)
+    if missing is not None:
+        return _missing(ctx, session, box, missing, prefix)
+    if reading.act == "superlative":
+        picks = box.extreme(reading.key, reading.way)
+        if picks:
+            st.focus = []
+            picks = reword(ctx, picks, st)
+            return Turn("assistant", prefix + intro(ctx, st, picks, box.notes, topic_change), picks,
+                        act="recommend")
+    if not update.intents & {"show_now", "different", "see_again", "more_like"} and not update.feedback and \
+            reading.act in ("request",) and not (reading.social == "hello" and st.shown):
         candidates = box.ranked(60)
         question = box.ask(candidates)
         if should_ask(st, update, question, ctx.settings):
-            hello = "Hi! " if "greeting" in update.intents else ""
+            hello = "Hi! " if reading.social == "hello" else ""
             return ask(st, question, prefix + hello)
     picks = box.recommend(include_shown="see_again" in update.intents, like=like,
-                          different="different" in update.intents)
+                          different=reading.act == "different" or "different" in update.intents)
     picks = reword(ctx, picks, st)
     if not picks and box.blocked:
-        kind, message = box.blocked
-        if kind:
-            st.pending_question, st.pending_options = f"relax:{kind}", ["yes"]
-        return Turn("assistant", prefix + message, question=message if kind else None)
-    return Turn("assistant", prefix + intro(ctx, st, picks, box.notes, topic_change), picks)
+        return _blocked(ctx, st, box, prefix)
+    st.focus = []
+    lead = prefix + ("Thanks! " if reading.social == "thanks" else "")
+    if reading.handoff:
+        lead += HANDOFF_TEXT.format(topic=_topic(text)) + " Meanwhile: "
+    turn = Turn("assistant", lead + intro(ctx, st, picks, box.notes + notes, topic_change), picks,
+                act="recommend" if picks else "none", handoff=reading.handoff)
+    return turn
+
+
+def _social(ctx: Context, session: Session, reading: Reading) -> Turn:
+    if reading.social == "thanks" and not session.state.shown:
+        return Turn("assistant", "You're welcome! What can I find for you?", question="What can I find for you?",
+                    act="ask")
+    if reading.social == "hello" or (not session.state.shown and reading.social != "bye"):
+        cats = sorted({i.top_category for i in ctx.index.items[:2000] if i.top_category})[:5]
+        where = f" ({', '.join(cats)} and more)" if cats else ""
+        text = (f"Hi! I can find products in this catalog{where}, answer questions about them and compare them. "
+                "What are you looking for?")
+        return Turn("assistant", text, question="What are you looking for?", act="ask")
+    return Turn("assistant", SOCIAL_TEXT.get(reading.social, SOCIAL_TEXT["ack"]), act="social")
+
+
+def _feedback(ctx: Context, session: Session, reading: Reading) -> Turn | None:
+    """Feedback by number, name or "that one"; asks which one when it cannot tell. None: go on to new picks."""
+    kind = {"owned": "owned", "reject": "reject", "like": "like"}.get(reading.feedback, "")
+    items = reading.items
+    if kind and not items and reading.update.ordinal is None:
+        on_screen = last_picks(session)
+        if len(on_screen) == 1:
+            items = [on_screen[0].item]
+        elif on_screen:
+            session.state.pending_question = ""
+            return Turn("assistant", "Which one do you mean? Tell me its number or name (for example 'the second "
+                                     "one' or 'the " + on_screen[0].item.title.split()[0] + " one').",
+                        question="Which one do you mean?", act="ask")
+    if kind and items and not reading.update.feedback:
+        for item in items[:1]:
+            record_feedback(ctx, session, item.item_id, kind)  # type: ignore[arg-type]
+    elif reading.update.feedback and reading.update.ordinal is not None:
+        on_screen = last_picks(session)
+        if on_screen and -len(on_screen) <= reading.update.ordinal < len(on_screen):
+            record_feedback(ctx, session, on_screen[reading.update.ordinal].item.item_id,
+                            reading.update.feedback)  # type: ignore[arg-type]
+    return None
+
+
+def _more_like(ctx: Context, session: Session, reading: Reading) -> str | None:
+    """The id of the pick a "more like the second one" points at."""
+    update = reading.update
+    if "more_like" not in update.intents:
+        return None
+    if reading.items:
+        return reading.items[0].item_id
+    on_screen = last_picks(session)
+    if update.ordinal is not None and on_screen and -len(on_screen) <= update.ordinal < len(on_screen):
+        return on_screen[update.ordinal].item.item_id
+    return None
+
+
+def _topic(text: str) -> str:
+    low = text.lower()
+    for words, topic in ((("ship", "deliver", "postage", "courier", "arrive"), "shipping or delivery"),
+                         (("discount", "coupon", "promo", "voucher", "sale", "deal", "offer"), "discounts"),
+                         (("return", "refund", "exchange"), "returns and refunds"),
+                         (("invoice", "receipt", "order", "track"), "orders"),
+                         (("stock", "availab"), "stock levels"),
+                         (("pay", "card", "installment", "financing"), "payment"),
+                         (("hours", "store", "pick up"), "store services")):
+        if any(w in low for w in words):
+            return topic
+    return "that"
+
+
+def _blocked(ctx: Context, st: DialogueState, box: ToolBox, prefix: str) -> Turn:
+    """Nothing new fits: say so and offer a concrete way on (never a dead end)."""
+    kind, message = box.blocked  # type: ignore[misc]
+    if kind:
+        st.pending_question, st.pending_options = f"relax:{kind}", ["yes"]
+        return Turn("assistant", prefix + message, question=message, act="ask")
+    c = constraints_of(st)
+    if message == SEEN_ALL:
+        if c.max_price is not None and ctx.vocab.has_prices:
+            offer = f"Shall I look past your {price_text(c.max_price)} budget? Or say 'show them again'."
+            st.pending_question, st.pending_options = "relax:price", ["yes"]
+        elif c.brands:
+            offer = f"Shall I look beyond {' or '.join(c.brands)}? Or say 'show them again'."
+            st.pending_question, st.pending_options = "relax:brand", ["yes"]
+        else:
+            offer = "Shall I show them again? Or tell me something to change (budget, brand, features)."
+            st.pending_question, st.pending_options = "relax:seen", ["yes"]
+        text = f"You have seen every match for this already. {offer}"
+        return Turn("assistant", prefix + text, question=offer, act="ask")
+    question = box.ask()
+    tail = f" {question.text}" if question else " Could you describe it differently, or drop a constraint?"
+    if question:
+        st.pending_question, st.pending_options = question.attribute, list(question.options)
+    return Turn("assistant", prefix + message + tail, question=(question.text if question else message), act="ask")
+
+
+def _missing_kind(ctx: Context, st: DialogueState, update, topic_change: bool) -> str | None:
+    """The product noun of a request the catalog has nothing of ("hiking boots"), or None."""
+    if any(p.attribute == "category" and p.wanted for p in st.preferences) or not update.query:
+        return None
+    words = [w for w in re.findall(r"[a-z]+", update.query.lower()) if len(w) > 2]
+    if not words:
+        return None
+    head = words[-1]
+    if head in NOT_PRODUCTS or head not in english_words() and stem(head) not in english_words():
+        return None  # a person, an occasion, or a name the catalog may know by another spelling
+    known = ctx.index.vocabulary
+    if head in known or stem(head) in known or head + "s" in known or stem(head) in ctx.vocab.by_stem:
+        return None
+    if any(stem(head) == s for key in (*ctx.vocab.brands, *ctx.vocab.values) for s in key):
+        return None
+    phrase = " ".join(words[-2:]) if len(words) >= 2 and words[-2] in known else head
+    return phrase
+
+
+def _missing(ctx: Context, session: Session, box: ToolBox, phrase: str, prefix: str) -> Turn:
+    """Say plainly the catalog has none of it; show the closest real category, labelled, when one is close."""
+    st = session.state
+    embedder = ctx.index.embedder
+    text = f"We don't carry {phrase}."
+    if embedder is not None:
+        leaves, vectors = ctx.leaf_vectors()
+        sims = vectors @ embedder.encode_one(phrase)
+        best = int(sims.argmax())
+        if sims[best] >= 0.45:
+            leaf = leaves[best]
+            st.query = ""
+            st.preferences = [p for p in st.preferences if p.attribute != "category"] + [Preference("category", leaf)]
+            picks = box.recommend()
+            if picks:
+                st.focus = []
+                return Turn("assistant", prefix + f"{text} The closest we have is {leaf}, in case that helps:",
+                            picks, act="recommend")
+    cats = sorted({i.top_category for i in ctx.index.items if i.top_category})[:6]
+    st.query = ""
+    question = f"Is there something else I can find for you? We have {', '.join(cats)} and more."
+    return Turn("assistant", prefix + f"{text} {question}", question=question, act="ask")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from agent.config import Settings
 from agent.state import DialogueState
 from agent.understand import Update
+from retrieval.items import Item
 from retrieval.search import Filters, ScoredItem
 from retrieval.vocabulary import Preference, Vocabulary
 
@@ -95,13 +97,23 @@ def is_topic_change(state: DialogueState, update: Update, vocab: Vocabulary | No
     return not tops(new) & tops(old)
 
 
+def _applies(pref: Preference, categories: set[str], vocab: Vocabulary) -> bool:
+    """Whether an attribute value occurs in any of the stated categories (or the vocabulary does not know)."""
+    levels = vocab.value_levels.get((pref.attribute[5:], pref.value.lower()))
+    return levels is None or bool(levels & categories)
+
+
 def apply_update(state: DialogueState, update: Update, vocab: Vocabulary | None = None) -> bool:
     """Fold the message's preferences and query into the state; returns True on a topic change."""
     changed = is_topic_change(state, update, vocab)
     if changed:
         state.preferences, state.query, state.asked = [], "", []
         state.pending_question, state.pending_options = "", []
+        state.limits, state.focus = [], []
+    cats = {p.value for p in [*state.preferences, *update.preferences] if p.attribute == "category" and p.wanted}
     for new in update.preferences:
+        if vocab is not None and cats and new.attribute.startswith("attr:") and not _applies(new, cats, vocab):
+            continue  # "a 4.0 Ah battery" names no power source for drills: the value belongs to other products
         state.preferences = [p for p in state.preferences if not _replaces(new, p)]
         state.preferences.append(new)
     if update.query:
@@ -210,3 +222,36 @@ def _round_price(value: float) -> int:
 
 def _join(values: list[str]) -> str:
     return ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else values[0]
+
+
+# ---------------------------------------------------------------------- critiques
+
+def apply_critique(state: DialogueState, key: str, way: str, reference: list[Item], on_screen: list[Item],
+                   value: Callable[[Item, str], float | None]) -> bool:
+    """Move a constraint relative to the referenced item, else the median of the picks on screen: "cheaper" caps
+    the price below it, "more premium" puts a floor above it, "lighter" / "bigger" / "more powerful" limit that
+    attribute. Returns False when nothing shown has that value to move from."""
+    pool = reference or on_screen
+    values = [v for v in (value(i, key) for i in pool) if v is not None]
+    if not values:
+        return False
+    anchor = values[0] if len(reference) == 1 else float(np.median(values))
+    if key == "price":
+        prefs = [p for p in state.preferences if p.attribute not in ("price_band",)]
+        if way == "down":  # cheaper: a cap below the anchor; an earlier floor goes
+            cap = round(anchor - 0.01, 2)
+            prefs = [p for p in prefs if p.attribute not in ("max_price", "min_price")]
+            prefs.append(Preference("max_price", f"{cap:.2f}".rstrip("0").rstrip(".")))
+        else:  # more premium: a floor above the anchor; an earlier cap goes
+            floor = round(anchor + 0.01, 2)
+            prefs = [p for p in prefs if p.attribute not in ("max_price", "min_price")]
+            prefs.append(Preference("min_price", f"{floor:.2f}".rstrip("0").rstrip(".")))
+        state.preferences = prefs
+    else:
+        state.limits = [lim for lim in state.limits if lim[0] != key] + [[key, "<" if way == "down" else ">", anchor]]
+    if not any(p.attribute == "category" and p.wanted for p in state.preferences):
+        leaves = [i.category_path[-1] for i in pool if i.category_path]
+        common = max(set(leaves), key=leaves.count) if leaves else ""
+        if common and leaves.count(common) >= 0.6 * len(leaves):  # keep to the kind of thing being critiqued
+            state.preferences.append(Preference("category", common))
+    return True

@@ -13,6 +13,7 @@ from typing import Iterable
 from agent.policy import Constraints
 from agent.state import DialogueState
 from retrieval.items import Item
+from retrieval.quantities import quantity
 from retrieval.vocabulary import Vocabulary, stems
 
 MAX_REASON_CHARS = 300
@@ -34,11 +35,11 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
     similar_to: (title, "liked" | "bought") of the shopper's item this one is closest to, if any.
     """
     attrs = {k.lower(): v for k, v in item.attributes.items()}
-    matched = [v for k, v in c.must.items() if attrs.get(k.lower(), "").lower() == v.lower()]
+    matched = [k for k, v in c.must.items() if attrs.get(k.lower(), "").lower() == v.lower()]
     missed = [(k, v) for k, v in c.must.items() if attrs.get(k.lower(), "").lower() != v.lower()]
     first: list[str] = []
     if matched:
-        first.append(" and ".join(_phrase(k, v) for k, v in c.must.items() if v in matched))
+        first.append(" and ".join(_phrase(k, v) for k, v in c.must.items() if k in matched))
     levels = {lvl.lower(): lvl for lvl in item.category_path}
     cats = [levels[x.lower()] for x in c.categories if x.lower() in levels]
     if cats and not matched:
@@ -68,12 +69,66 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
         second.append(f"similar to the {_short(title)} you {how}")
     for key, value in missed:
         if key.lower() in attrs:
-            second.append(f"note it is {_phrase(key, attrs[key.lower()])} rather than {_phrase(key, value)}")
+            have, want = _phrase(key, attrs[key.lower()]), _phrase(key, value)
+            if have == f"not {want}":
+                second.append(f"note it is {have}")
+            elif attrs[key.lower()].lower() in ("yes", "no", "true", "false") or value.lower() in ("yes", "no"):
+                second.append(f"note it is {have} rather than {want}")
+            else:
+                second.append(f"note its {key.replace('_', ' ')} is {attrs[key.lower()]}, not {value}")
         else:
             second.append(f"the listing does not say whether it is {_phrase(key, value)}")
     if second:
         text += " " + _sentence(", and ".join(second[:2]))
     return text[:MAX_REASON_CHARS]
+
+
+STANDOUT_WORDS = {"weight": ("lightest", "heaviest"), "price": ("cheapest", "priciest"),
+                  "battery_life": ("shortest battery life", "longest battery life"),
+                  "capacity": ("smallest capacity", "largest capacity"), "wattage": ("least power", "most power"),
+                  "max_torque": ("least torque", "most torque")}
+STANDOUT_ORDER = ("weight", "battery_life", "capacity", "wattage", "max_torque", "price")  # most telling first
+
+
+def standout(item: Item, others: list[Item], stated: Iterable[str] = ()) -> str | None:
+    """The one spec that sets an item apart from the other picks shown with it ("It is the lightest here, at
+    1.1 kg."), from values every pick lists; None when nothing does. `stated`: attribute keys the shopper already
+    named (their match is said elsewhere)."""
+    if len(others) < 2:
+        return None
+    skip = {k.lower() for k in stated}
+    mine = {k.lower(): v for k, v in item.attributes.items()}
+    theirs = [{k.lower(): v for k, v in o.attributes.items()} for o in others]
+    for key in STANDOUT_ORDER:
+        if key in skip:
+            continue
+        if key == "price":
+            values = [o.price for o in others]
+            own, shown = item.price, price_text(item.price) if item.price is not None else ""
+        else:
+            if key not in mine or any(key not in t for t in theirs):
+                continue
+            own_q, values_q = quantity(mine[key]), [quantity(t[key]) for t in theirs]
+            if own_q is None or any(v is None for v in values_q) or {q[1] for q in [own_q, *values_q]} != {own_q[1]}:
+                continue
+            own, values, shown = own_q[0], [v[0] for v in values_q], mine[key]  # type: ignore[index]
+        if own is None or any(v is None for v in values):
+            continue
+        if own < min(values):  # type: ignore[type-var]
+            return f"It is the {STANDOUT_WORDS[key][0]} here, at {shown}."
+        if own > max(values):  # type: ignore[type-var]
+            return f"It is the {STANDOUT_WORDS[key][1]} here, at {shown}."
+    for key, value in mine.items():  # a yes no other pick has: "the only one here that is dishwasher safe"
+        if key in skip or key == "model" or value.lower() not in ("yes", "true"):
+            continue
+        if all(t.get(key, "").lower() in ("no", "false") for t in theirs):
+            return f"It is the only one here that is {key.replace('_', ' ')}." if _IS_ADJECTIVE.search(key) else \
+                f"It is the only one here with a {key.replace('_', ' ')}."
+    return None
+
+
+_IS_ADJECTIVE = re.compile(r"(safe|compatible|proof|cancelling|reflective|adjustable|foldable|rechargeable|"
+                           r"wireless|cordless|dimmable|programmable|washable|able|ible|ive)$")
 
 
 def check_grounded(reason: str, item: Item, state: DialogueState, vocab: Vocabulary | None = None,
@@ -184,6 +239,8 @@ def _phrase(key: str, value: str) -> str:
         return key.replace("_", " ")
     if value.lower() in ("no", "false"):
         return f"not {key.replace('_', ' ')}"
+    if value.strip().isdigit():  # a bare count says nothing alone: "sleeps 2", "speeds 3"
+        return f"{key.replace('_', ' ')} {value}"
     return value
 
 

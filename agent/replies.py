@@ -24,9 +24,9 @@ def record_feedback(ctx: Context, session: Session, item_id: str, kind: Feedback
         if item_id in lst:
             lst.remove(item_id)
     {"like": st.liked, "reject": st.rejected, "owned": st.owned}[kind].append(item_id)
-    if kind != "owned":
+    if kind == "like":  # a rejection is about the item, not its category: the category keeps its share
         cat = ctx.index.items[ctx.index.position[item_id]].top_category or "other"
-        update_bandit(st.bandit, cat, kind == "like")
+        update_bandit(st.bandit, cat, True)
 
 
 def last_picks(session: Session) -> list[Pick]:
@@ -52,7 +52,7 @@ def apply_reference(ctx: Context, session: Session, update: Update) -> str | Non
 def ask(st: DialogueState, question: Question, prefix: str = "") -> Turn:
     """A turn asking one question, remembered so the answer ("the second one") can be read."""
     st.pending_question, st.pending_options = question.attribute, list(question.options)
-    return Turn("assistant", prefix + question.text, question=question.text)
+    return Turn("assistant", prefix + question.text, question=question.text, act="ask")
 
 
 def intro(ctx: Context, st: DialogueState, picks: list[Pick], notes: list[str], topic_change: bool) -> str:

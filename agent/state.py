@@ -23,14 +23,25 @@ class Pick:
     explore: bool = False  # chosen by exploration rather than the best-known interest
 
 
+TurnAct = Literal["recommend", "answer", "compare", "ask", "social", "handoff", "refuse", "unreadable", "none"]
+
+
 @dataclass
 class Turn:
-    """One message in the conversation. Assistant turns may carry picks and a question."""
+    """One message in the conversation. Assistant turns may carry picks and a question.
+
+    `act` says what an assistant turn did: recommend (new picks), answer (a question about a pick, from its record),
+    compare (picks side by side), ask (a preference question), social, handoff (something only a human agent or
+    the shop's systems can answer: shipping, discounts, orders), refuse (injection), unreadable (a language convrec
+    cannot read), none (nothing fits and no way on). An answer turn carries no picks: the earlier ones stay shown.
+    """
 
     role: Literal["user", "assistant"]
     text: str
     picks: list[Pick] = field(default_factory=list)
     question: str | None = None  # the preference question asked, if any
+    act: str = "none"  # one of TurnAct for assistant turns; "none" for user turns
+    handoff: bool = False  # a hand-off candidate for the integrating customer-service bot
 
 
 @dataclass
@@ -50,6 +61,8 @@ class DialogueState:
     pending_question: str = ""  # attribute of the question just asked ("price"), so "the second one" can be read
     pending_options: list[str] = field(default_factory=list)  # the options that question offered, in order
     notes: list[str] = field(default_factory=list)  # honest notes already told (e.g. "this catalog lists no prices")
+    focus: list[str] = field(default_factory=list)  # item ids last talked about ("is it waterproof?" means these)
+    limits: list[list] = field(default_factory=list)  # [attribute, "<" | ">", amount in base units] from critiques
 
 
 @dataclass
@@ -77,4 +90,5 @@ class Session:
 def _turn(raw: dict[str, Any]) -> Turn:
     picks = [Pick(item=Item(**p["item"]), score=p["score"], reason=p["reason"], explore=p.get("explore", False))
              for p in raw.get("picks", [])]
-    return Turn(role=raw["role"], text=raw["text"], picks=picks, question=raw.get("question"))
+    return Turn(role=raw["role"], text=raw["text"], picks=picks, question=raw.get("question"),
+                act=raw.get("act", "none"), handoff=bool(raw.get("handoff", False)))

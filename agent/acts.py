@@ -1,0 +1,277 @@
+"""Dialogue acts: what a shopper's message does, with its arguments resolved against the session.
+
+`read_acts` turns one message into a `Reading`: the parser's preferences and intents (agent/understand.py), the
+shown items it refers to (agent/references.py) and one act:
+
+    request      states or refines needs (also "yes please", "more")
+    ask_item     a question about a shown product          -> answered from its record (agent/answers.py)
+    compare      which of two or more picks wins on what   -> values side by side
+    critique     relative to a pick or the picks: cheaper, more premium, lighter, bigger, "like #2 but cheaper"
+    superlative  cheapest, most expensive, lightest, best-rated, over the whole matching catalog
+    feedback     like / not for me / already own, by number, name, brand, model number, "it", "the one I liked"
+    different    something else entirely
+    social       hello, thanks, bye, ok (a request in the same message still counts as the request)
+    handoff      what a catalog cannot answer: shipping, discounts, returns, orders, stock
+    off_topic    not shopping
+    unreadable   a language convrec does not read
+
+Structure the rules can see (a question mark, a number pointing at a pick, a comparative) decides first; the
+trained act classifier (training/acts.py, MiniLM + logistic regression) decides what the rules leave open.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from agent.answers import Asked, asked_about
+from agent.context import Context
+from agent.references import last_picks, resolve
+from agent.state import Session
+from agent.understand import Update, parse_message
+from retrieval.items import Item
+
+QUESTION = re.compile(r"\?\s*$|^\s*(is|are|does|do|did|can|could|will|would|has|have|had|how|what|whats|what's|"
+                      r"which|who|where|when|why|tell me|any idea|i wonder|do you know|is there|are there)\b")
+HANDOFF = re.compile(
+    r"\b(ship|ships|shipping|shipped|deliver|delivers|delivery|deliveries|delivered|postage|courier|arrive by|"
+    r"discounts?|coupons?|promo(tion)?( code)?s?|vouchers?|on sale|any (deals|offers)|returns?|return policy|"
+    r"refunds?|exchange it|invoices?|receipts?|order status|my order|track(ing)? (my )?(order|package|parcel)|"
+    r"in stock|out of stock|back in stock|restock|stock levels?|availability|payment|pay (with|by|in)|paypal|"
+    r"credit card|installments?|financing|store hours|opening hours|gift ?wrap(ping)?|price match|customs|"
+    r"sales tax|vat|pick ?up in store|warranty claim)\b")
+COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|vs\.?|versus|which (one|of|is|would|should)|"
+                     r"better|best of (these|those|them)|or the)\b")
+CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
+    (r"\b(cheaper|less expensive|lower[- ]priced|lower price|more affordable|too (expensive|pricey|much)|"
+     r"costs? less|less money|a bit less|budget option|something less)\b", "price", "down"),
+    (r"\b(more premium|pricier|more expensive|higher[- ]end|better quality|fancier|step up|upgrade|"
+     r"more upmarket|top[- ]end|splurge)\b", "price", "up"),
+    (r"\b(lighter|less heavy|weighs less)\b", "weight", "down"),
+    (r"\b(heavier|sturdier)\b", "weight", "up"),
+    (r"\b(bigger|larger|roomier|more room|more space|longer)\b", "size", "up"),
+    (r"\b(smaller|more compact|less bulky|shorter)\b", "size", "down"),
+    (r"\b(more powerful|stronger|more power)\b", "power", "up"),
+    (r"\b(longer battery|more battery)\b", "battery", "up"),
+))
+SUPERLATIVES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
+    (r"\b(cheapest|least expensive|lowest[- ]priced|lowest price|most affordable|cheapo)\b", "price", "min"),
+    (r"\b(most expensive|priciest|highest[- ]priced|top of the line|top[- ]of[- ]the[- ]range|most premium|"
+     r"fanciest)\b", "price", "max"),
+    (r"\b(lightest)\b", "weight", "min"),
+    (r"\b(heaviest)\b", "weight", "max"),
+    (r"\b(biggest|largest|roomiest|longest)\b", "size", "max"),
+    (r"\b(smallest|most compact|shortest)\b", "size", "min"),
+    (r"\b(best[- ]rated|highest[- ]rated|top[- ]rated|best reviewed|most popular|best reviews)\b", "rating", "max"),
+    (r"\b(most powerful|strongest)\b", "power", "max"),
+))
+SOCIAL = {
+    "bye": re.compile(r"^\s*(bye|goodbye|see you|that'?s all|that is all|no,? that'?s it|that'?s it|i'?m done|"
+                      r"nothing else|no thanks?,? (i'?m|that'?s) (good|fine|all))\b"),
+    "thanks": re.compile(r"^\s*(thanks|thank you|thx|ty|cheers|great,? thanks|perfect,? thanks|awesome,? thanks)\b"),
+    "hello": re.compile(r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|greetings)\b"),
+    "ack": re.compile(r"^\s*(ok|okay|k|cool|great|nice|awesome|perfect|got it|i see|alright|sounds good|fine)\s*[.!]*\s*$"),
+}
+MORE = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?)?[\s,]*(please|pls)?[\s,]*(show me )?(some )?(more|others|another "
+                  r"(one|few)|more please|keep going|next)?\s*(please|pls)?\s*[.!]*\s*$")
+FEEDBACK = {
+    "owned": re.compile(r"\b(already (have|own|got|bought)|i own|i have (that|this|the|it|one)|bought (that|this|it) "
+                        r"already|got (that|this|it|one) already)\b"),
+    "reject": re.compile(r"\b(not for me|(don'?t|do not) (like|want|need)|not (a fan|interested)|no good|hate|dislike|"
+                         r"nope|not (that|this) one|remove|reject|no to)\b"),
+    "like": re.compile(r"\b(i (really )?(like|love)|looks (good|great|nice)|(that|this)'?s? (nice|great|perfect)|"
+                       r"sounds (good|great)|i'?ll take|i want (that|this) one)\b"),
+}
+FOREIGN = {  # a fixed answer in the shopper's language, then in English
+    "zh": "抱歉，我只能读懂英文。请用英文告诉我您想找什么。",
+    "ja": "申し訳ありませんが、英語しか読めません。探しているものを英語で教えてください。",
+    "ko": "죄송하지만 영어만 읽을 수 있습니다. 찾으시는 상품을 영어로 알려 주세요.",
+    "ru": "Извините, я понимаю только английский. Пожалуйста, напишите по-английски, что вы ищете.",
+    "ar": "عذرًا، أفهم الإنجليزية فقط. من فضلك اكتب ما تبحث عنه بالإنجليزية.",
+    "el": "Συγγνώμη, καταλαβαίνω μόνο αγγλικά. Γράψτε μου στα αγγλικά τι ψάχνετε.",
+    "he": "מצטער, אני מבין רק אנגלית. כתבו לי באנגלית מה אתם מחפשים.",
+    "hi": "क्षमा करें, मैं केवल अंग्रेज़ी समझता हूँ। कृपया अंग्रेज़ी में बताइए कि आप क्या ढूँढ रहे हैं।",
+    "th": "ขออภัย ฉันอ่านได้เฉพาะภาษาอังกฤษ กรุณาบอกเป็นภาษาอังกฤษว่าคุณกำลังมองหาอะไร",
+    "es": "Lo siento, solo entiendo inglés. ¿Me dices en inglés qué estás buscando?",
+    "fr": "Désolé, je ne comprends que l'anglais. Pouvez-vous me dire en anglais ce que vous cherchez ?",
+    "de": "Entschuldigung, ich verstehe nur Englisch. Sagen Sie mir bitte auf Englisch, was Sie suchen.",
+    "it": "Mi dispiace, capisco solo l'inglese. Può dirmi in inglese che cosa cerca?",
+    "pt": "Desculpe, só entendo inglês. Pode dizer-me em inglês o que procura?",
+}
+ENGLISH_ONLY = "Sorry, I can only read English. Tell me in English what you're looking for."
+_SCRIPTS = (("CJK", "zh"), ("HIRAGANA", "ja"), ("KATAKANA", "ja"), ("HANGUL", "ko"), ("CYRILLIC", "ru"),
+            ("ARABIC", "ar"), ("GREEK", "el"), ("HEBREW", "he"), ("DEVANAGARI", "hi"), ("THAI", "th"))
+_STOPWORDS = {
+    "es": set("el la los las un una que de para con por quiero busco necesito algo y es en mi muy pero".split()),
+    "fr": set("le la les un une des que de pour avec je cherche veux besoin quelque chose et est en mon mais".split()),
+    "de": set("der die das ein eine ich suche brauche möchte für mit und ist nicht etwas mein aber bitte".split()),
+    "it": set("il lo la gli le un una che di per con cerco voglio ho bisogno qualcosa e è mio ma".split()),
+    "pt": set("o a os as um uma que de para com procuro quero preciso algo e é meu mas não".split()),
+}
+
+
+@dataclass
+class Reading:
+    """One message, read: the parser's update, the act, and its arguments."""
+
+    update: Update
+    act: str = "request"
+    items: list[Item] = field(default_factory=list)  # shown items the message refers to
+    how: str = ""  # how they were referred to: number | name | liked | all | focus
+    asked: Asked | None = None  # for ask_item / compare
+    key: str = ""  # critique / superlative: "price" | "weight" | "size" | "power" | "battery" | "rating"
+    way: str = ""  # critique: "down" | "up"; superlative: "min" | "max"
+    social: str = ""  # bye | thanks | hello | ack, also when a request came with it
+    handoff: bool = False  # asks something only the shop's people or systems can answer
+    language: str = ""  # the language code of an unreadable message
+    feedback: str = ""  # like | reject | owned
+    act_scores: dict[str, float] = field(default_factory=dict)  # the classifier's probabilities, when it ran
+
+
+def language_of(text: str) -> str:
+    """A language code when the message is not English (by script, or by common words); "" for English."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return ""
+    counts: dict[str, int] = {}
+    for ch in letters:
+        if ch.isascii():
+            continue
+        name = unicodedata.name(ch, "")
+        for script, code in _SCRIPTS:
+            if name.startswith(script) or f" {script} " in f" {name} ":
+                counts[code] = counts.get(code, 0) + 1
+                break
+    if counts:
+        code, n = max(counts.items(), key=lambda kv: kv[1])
+        if n >= 0.3 * len(letters):
+            return code
+    words = re.findall(r"[a-zà-ÿ]+", text.lower())
+    if len(words) >= 3:
+        for code, stop in _STOPWORDS.items():
+            hits = sum(w in stop for w in words)
+            english = sum(w in {"the", "a", "i", "for", "with", "and", "is", "my", "to", "of", "want", "need"}
+                          for w in words)
+            if hits >= 2 and hits >= 0.3 * len(words) and english < hits / 2:
+                return code
+    return ""
+
+
+def unreadable_reply(code: str) -> str:
+    """The fixed answer to a message in a language convrec cannot read."""
+    return f"{FOREIGN[code]} {ENGLISH_ONLY}" if code in FOREIGN else ENGLISH_ONLY
+
+
+def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float] | None = None) -> Reading:
+    """Read one (already normalised) message into its act and arguments."""
+    st = session.state
+    code = language_of(text)
+    update = parse_message(text, ctx.vocab, st.pending_options, st.pending_question)
+    reading = Reading(update, act_scores=scores or {})
+    if code:
+        reading.act, reading.language = "unreadable", code
+        return reading
+    low = " ".join(text.lower().split())
+    picks = last_picks(session)
+    items, how = resolve(low, session, update.ordinal, _by_id(ctx, picks, st))
+    reading.items, reading.how = items, how
+    needs = [p for p in update.preferences if p.attribute not in ("price_band",)]
+    question = bool(QUESTION.search(low))
+    reading.social = next((name for name, rx in SOCIAL.items() if rx.search(low)), "")
+    reading.handoff = bool(HANDOFF.search(low)) or _top(scores, "cannot_answer", 0.7)
+    critique = next(((key, way) for rx, key, way in CRITIQUES if rx.search(low)), None)
+    superlative = next(((key, way) for rx, key, way in SUPERLATIVES if rx.search(low)), None)
+    feedback = next((kind for kind, rx in FEEDBACK.items() if rx.search(low)), "")
+    if "injection" in update.intents:
+        reading.act = "request"
+        return reading
+    on_screen = [p.item for p in picks]
+    several = how in ("all",) or len(items) >= 2
+    if (COMPARE.search(low) or (question and (critique or superlative))) and (several or (
+            on_screen and not items and not needs and re.search(r"\bwhich\b|\bcompare\b|\bdifference", low))):
+        reading.act = "compare"
+        reading.items = items if several else on_screen
+        reading.asked = _compare_key(low, reading.items, ctx, critique or superlative)
+        return reading
+    if superlative and not items and not (question and on_screen and not needs and re.search(r"\bwhich\b", low)):
+        reading.act, (reading.key, reading.way) = "superlative", superlative
+        return reading
+    if critique and (on_screen or items) and not (question and items and not update.query and _asks_value(low)):
+        reading.act, (reading.key, reading.way) = "critique", critique
+        return reading
+    if feedback and (items or update.feedback) and not question:
+        reading.act, reading.feedback = "feedback", update.feedback or feedback
+        return reading
+    new_need = any(p.attribute == "category" and p.wanted for p in needs)
+    asked = asked_about(low, items or on_screen, ctx.vocab) if (items or on_screen) else Asked(None)
+    if question and (items or on_screen) and not new_need and "different" not in update.intents and (
+            items or asked.key is not None or _top(scores, "ask_item", 0.5)):
+        if reading.handoff and asked.key is None and not items:
+            reading.act = "handoff"
+            return reading
+        reading.act, reading.asked = "ask_item", asked
+        if not items:
+            reading.items = _focus_or_all(ctx, session, on_screen)
+        return reading
+    if reading.handoff and not (needs or update.query and not question):
+        reading.act = "handoff"
+        return reading
+    if feedback and not question and on_screen and (feedback != "like" or items):
+        reading.act, reading.feedback = "feedback", feedback
+        return reading
+    if "different" in update.intents:
+        reading.act = "different"
+        return reading
+    if reading.social and not needs and not _content(update) and not update.feedback:
+        reading.act = "social"
+        return reading
+    if "off_topic" in update.intents and not needs:
+        reading.act = "off_topic"
+        return reading
+    if scores and not needs and not _content(update):
+        best = max(scores, key=scores.get)
+        if scores[best] >= 0.6 and best in ("social", "out_of_scope"):
+            reading.act = "social" if best == "social" else "off_topic"
+            reading.social = reading.social or "ack"
+            return reading
+    return reading
+
+
+SOCIAL_WORDS = frozenset("bye goodbye see you later that all thats it done nothing else no thanks thank ok okay cool "
+                         "great nice awesome perfect got alright sounds good fine hi hello hey there much very so "
+                         "lot lots appreciate help helpful".split())
+
+
+def _content(update: Update) -> bool:
+    """Whether the message has words worth searching for beyond social ones."""
+    words = [w for w in re.findall(r"[a-z']+", update.query.lower()) if w not in SOCIAL_WORDS]
+    return bool(words) and update.query not in ("more", "please")
+
+
+def _asks_value(low: str) -> bool:
+    return bool(re.search(r"\b(how much|what|how)\b", low))
+
+
+def _top(scores: dict[str, float] | None, act: str, floor: float) -> bool:
+    return bool(scores) and scores.get(act, 0.0) >= floor and max(scores, key=scores.get) == act  # type: ignore[arg-type]
+
+
+def _by_id(ctx: Context, picks: list, st) -> dict[str, Item]:
+    ids = [p.item.item_id for p in picks] + list(st.liked) + list(st.focus)
+    return {i.item_id: i for i in ctx.index.get_items(dict.fromkeys(ids))}
+
+
+def _focus_or_all(ctx: Context, session: Session, on_screen: list[Item]) -> list[Item]:
+    focus = ctx.index.get_items(session.state.focus)
+    return focus or on_screen
+
+
+def _compare_key(low: str, items: list[Item], ctx: Context, direction: tuple[str, str] | None) -> Asked:
+    asked = asked_about(low, items, ctx.vocab)
+    if asked.key is None and direction is not None:
+        key = direction[0]
+        if key in ("price", "rating"):
+            return Asked(key)
+        return asked_about(key, items, ctx.vocab)
+    return asked

@@ -1,0 +1,280 @@
+"""Answers from the catalog: a question about a pick, or a comparison of picks, read off their records.
+
+An answer states the attribute value ("Yes, the Copperleaf CL-9650 is dishwasher safe."), the price, or the
+sentence of the description that answers the question, quoted; when the record holds nothing, it says "The
+listing doesn't say ...". Nothing is guessed: every fact comes from `Item` fields, and a comparison puts the
+values side by side before naming the winner.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.reasons import price_text
+from retrieval.items import Item
+from retrieval.quantities import quantity
+from retrieval.search import CatalogIndex
+from retrieval.vocabulary import Vocabulary, stem, stems, tokens
+
+PRICE_WORDS = re.compile(r"\b(how much|price|prices|cost|costs|priced|pricing|pricey|expensive|cheap)\b")
+BRAND_WORDS = re.compile(r"\b(brand|who makes|made by|manufacturer|maker)\b")
+# Question words -> attribute keys they usually ask about (the first key the item has wins).
+KEY_HINTS: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = tuple((re.compile(p), keys) for p, keys in (
+    (r"\b(weigh|weighs|weight|heavy|heavier|heaviest|light|lighter|lightest)\b", ("weight",)),
+    (r"\b(made of|made from|materials?|what is it made)\b", ("material", "jar_material", "frame_material")),
+    (r"\b(colou?rs?|finish)\b", ("color", "colour", "finish")),
+    (r"\b(battery|batteries|charge|runtime|run time|last)\b", ("battery_life", "battery", "runtime")),
+    (r"\b(warrant(y|ies)|guarantee)\b", ("warranty",)),
+    (r"\b(people|persons?|sleeps?|how many (can|does it) fit)\b", ("sleeps", "capacity", "seats")),
+    (r"\b(capacity|holds?|litres?|liters?|how much (water|coffee))\b", ("capacity", "water_tank", "volume")),
+    (r"\b(size|sizes|big|bigger|biggest|large|larger|small|smaller|dimensions?|long|longer|length|wide|width|"
+     r"tall|height|diameter)\b", ("size", "length", "diameter", "dimensions", "width", "height", "capacity")),
+    (r"\b(power|powerful|watts?|wattage|strong|stronger|torque|volts?|voltage)\b",
+     ("wattage", "power", "voltage", "max_torque")),
+    (r"\b(pages?|how long is (the|this|it))\b", ("pages", "print_length", "hardcover", "paperback")),
+    (r"\b(rated|rating|ratings|reviews?|stars?|score)\b", ("rating",)),
+    (r"\b(author|wrote|written|writer)\b", ("author",)),
+    (r"\b(genre|kind of book)\b", ("genre",)),
+    (r"\b(connect|connectivity|bluetooth|pair)\b", ("connectivity",)),
+    (r"\b(skill|beginners?|experts?|level)\b", ("skill_level",)),
+    (r"\b(speeds?|settings)\b", ("speeds",)),
+    (r"\b(pressure|bar)\b", ("pump_pressure",)),
+))
+LOWER_BETTER = re.compile(r"\b(lighter|lightest|cheaper|cheapest|smaller|smallest|less|least|lower|lowest|"
+                          r"shorter|more compact|quieter)\b")
+HIGHER_BETTER = re.compile(r"\b(heavier|heaviest|bigger|biggest|larger|largest|longer|longest|more powerful|"
+                           r"stronger|higher|highest|pricier|more expensive|most expensive|better rated|best rated|"
+                           r"more|most)\b")
+_YES = ("yes", "true")
+_NO = ("no", "false")
+_IS_KEY = re.compile(r"(safe|compatible|proof|cancelling|canceling|reflective|adjustable|foldable|rechargeable|"
+                     r"wireless|cordless|dimmable|able|ible|ive|ant)$")
+_QUESTION_STOP = frozenset("is it the a an does do this that one what how which can will are there have has of "
+                           "for to with in on be you your me my i its it's about any tell say said".split())
+MIN_SENTENCE_SIM = 0.45  # MiniLM cosine below which a description sentence does not answer the question
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks: "price", "brand", an attribute key, or a free question; and a value if it names one."""
+
+    key: str | None  # "price" | "brand" | attribute key | None (free question)
+    value: str | None = None  # "is it 4-season?" -> "4-Season"
+
+
+def name_of(item: Item) -> str:
+    """A short name for an item in an answer: brand and model, else the first words of the title."""
+    model = item.attributes.get("model")
+    if item.brand and model:
+        return f"{item.brand} {model}"
+    words = item.title.split()
+    return " ".join(words[:6]) + ("..." if len(words) > 6 else "")
+
+
+def _phrase(key: str) -> str:
+    return key.replace("_", " ").lower()
+
+
+def _get(item: Item, key: str) -> str | None:
+    lowered = {k.lower(): v for k, v in item.attributes.items()}
+    return lowered.get(key.lower())
+
+
+def asked_about(low: str, items: list[Item], vocab: Vocabulary) -> Asked:
+    """The attribute (or price, brand) a question asks about, read against the keys the items actually have."""
+    words = set(stems(low))
+    keys = {k.lower() for item in items for k in item.attributes if k.lower() != "model"}
+    named = [k for k in keys if set(stems(_phrase(k))) <= words]
+    value = _value_named(low, items, vocab)
+    if value is not None and value[0].lower() in keys:
+        return Asked(value[0].lower(), value[1])
+    if named:
+        return Asked(max(named, key=len))
+    if BRAND_WORDS.search(low) and not re.search(r"\bmade (of|from)\b", low):
+        return Asked("brand")
+    for pattern, hint_keys in KEY_HINTS:
+        if pattern.search(low):
+            present = [k for k in hint_keys if k in keys]
+            if present:
+                return Asked(present[0])
+            if hint_keys[0] == "rating":
+                return Asked("rating")
+    if PRICE_WORDS.search(low):
+        return Asked("price")
+    for pattern, hint_keys in KEY_HINTS:
+        if pattern.search(low):
+            return Asked(hint_keys[0])  # a key no item has: the answer says the listing does not say
+    return Asked(None)
+
+
+def _value_named(low: str, items: list[Item], vocab: Vocabulary) -> tuple[str, str] | None:
+    """(key, value) when the question names an attribute value ("is it 4-season", "is it waterproof")."""
+    toks = [stem(t) for t in tokens(low)]
+    for n in range(min(vocab.max_n, len(toks)), 0, -1):
+        for i in range(len(toks) - n + 1):
+            for key, value in vocab.values.get(tuple(toks[i:i + n]), [])[:3]:
+                if any(_get(item, key) is not None for item in items):
+                    return key, value
+    return None
+
+
+OVERVIEW = re.compile(r"\b(tell me (more )?about|more (info|information|details) (on|about)|details (on|of|about)|"
+                      r"describe|what is (it|this|that)|what'?s (it|this|that)( one)?|what does (it|this|that) do|"
+                      r"specs|specifications)\b")
+
+
+def overview(item: Item) -> str:
+    """What the record says about an item, briefly: price, a few specs, the description's first sentence."""
+    name = name_of(item)
+    parts = [f"The {name} ({item.title})" + (f" costs {price_text(item.price)}." if item.price is not None else ".")]
+    specs = [f"{_phrase(k)} {v}" for k, v in item.attributes.items() if k.lower() not in ("model",)][:5]
+    if specs:
+        parts.append("Specs: " + "; ".join(specs) + ".")
+    first = sentences(item)[:1]
+    if first:
+        parts.append(f"The listing says: \"{first[0]}\"")
+    return " ".join(parts)
+
+
+def answer(items: list[Item], asked: Asked, question: str, index: CatalogIndex) -> str:
+    """The answer for one item, or one line per item when the question covers several."""
+    if asked.key is None and OVERVIEW.search(question.lower()):
+        return " ".join(overview(item) for item in items[:3])
+    if len(items) == 1:
+        return answer_one(items[0], asked, question, index)
+    return " ".join(f"{n}. {answer_one(item, asked, question, index)}" for n, item in enumerate(items[:5], 1))
+
+
+def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> str:
+    """One item's answer, from its record only."""
+    name = name_of(item)
+    key = asked.key
+    if key == "price":
+        if item.price is None:
+            return f"The listing doesn't give a price for the {name}."
+        return f"The {name} costs {price_text(item.price)}."
+    if key == "brand":
+        return f"The {name} is made by {item.brand}." if item.brand else f"The listing for the {name} names no brand."
+    if key is not None:
+        value = _get(item, key)
+        if value is not None:
+            return _attribute_answer(name, key, value, asked.value)
+        quoted = best_sentence(item, f"{_phrase(key)} {question}", index, must_share=set(stems(_phrase(key))))
+        if quoted:
+            return f"The listing says: \"{quoted}\""
+        what = f"whether it is {asked.value}" if asked.value else f"its {_phrase(key)}"
+        return f"The listing for the {name} doesn't say {what}."
+    quoted = best_sentence(item, question, index)
+    if quoted:
+        return f"The listing for the {name} says: \"{quoted}\""
+    return f"The listing for the {name} doesn't say; I only know what it lists: {_facts(item)}."
+
+
+def _attribute_answer(name: str, key: str, value: str, asked_value: str | None) -> str:
+    phrase = _phrase(key)
+    low = value.lower()
+    if low in _YES or low in _NO:
+        yes = low in _YES
+        if _IS_KEY.search(key.lower()) or "_" not in key:
+            return f"{'Yes' if yes else 'No'}, the {name} is {'' if yes else 'not '}{phrase}."
+        return f"{'Yes' if yes else 'No'}, the {name} {'has a' if yes else 'has no'} {phrase}."
+    if asked_value is not None:
+        if asked_value.lower() == low:
+            return f"Yes, the {name}'s {phrase} is {value}."
+        return f"No, the {name}'s {phrase} is {value}, not {asked_value}."
+    return f"The {name}'s {phrase} is {value}."
+
+
+def _facts(item: Item) -> str:
+    parts = [price_text(item.price)] if item.price is not None else []
+    parts += [f"{_phrase(k)} {v}" for k, v in item.attributes.items() if k.lower() != "model"][:4]
+    return ", ".join(parts) or item.title
+
+
+def sentences(item: Item) -> list[str]:
+    """The description's sentences (and the title), for extractive answers."""
+    text = " ".join((item.description or "").split())
+    parts = [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\s*[•|;]\s*", text) if s.strip()]
+    return [p for p in parts if 12 <= len(p) <= 400][:40]
+
+
+def best_sentence(item: Item, question: str, index: CatalogIndex, must_share: set[str] | None = None) -> str | None:
+    """The description sentence that best answers the question, or None when none does.
+
+    A sentence must share a content word with the question (`must_share`, when given, names which) and be the
+    closest by MiniLM meaning among those; one with no shared word answers only when its meaning is very close.
+    """
+    cands = sentences(item)
+    if not cands:
+        return None
+    want = {stem(t) for t in tokens(question) if t not in _QUESTION_STOP and len(t) > 2}
+    if must_share:
+        want &= must_share or want
+    overlap = [len(want & set(stems(s))) for s in cands]
+    if len(cands) > 12:  # keep the encoder's work small: the lexically closest sentences, in listing order
+        keep = sorted(sorted(range(len(cands)), key=lambda i: -overlap[i])[:12])
+        cands, overlap = [cands[i] for i in keep], [overlap[i] for i in keep]
+    embedder = getattr(index, "embedder", None)
+    if embedder is None:  # an index without a model (tests, vocab-only): lexical overlap alone
+        best = int(np.argmax(overlap))
+        return cands[best] if overlap[best] > 0 else None
+    vecs = embedder.encode([question] + cands)
+    sims = vecs[1:] @ vecs[0]
+    score = sims + 0.15 * np.minimum(np.array(overlap), 2)
+    best = int(np.argmax(score))
+    if overlap[best] > 0 and sims[best] >= MIN_SENTENCE_SIM - 0.15:
+        return cands[best]
+    if sims[best] >= MIN_SENTENCE_SIM + 0.2:
+        return cands[best]
+    return None
+
+
+def compare(items: list[Item], asked: Asked, low: str) -> str:
+    """Two or more items side by side on what was asked (price when nothing was), and which one wins."""
+    items = items[:5]
+    names = [name_of(i) for i in items]
+    key = asked.key or "price"
+    lower_wins = bool(LOWER_BETTER.search(low)) or (key == "price" and not HIGHER_BETTER.search(low))
+    if key == "price":
+        values = [(i.price, price_text(i.price) if i.price is not None else "no price") for i in items]
+    elif key == "rating":
+        values = [(_rating(i), _get(i, "rating") or "no rating") for i in items]
+        lower_wins = False
+    else:
+        raw = [_get(i, key) for i in items]
+        values = [((quantity(v) or (None, ""))[0] if v else None, v or "not listed") for v in raw]
+    side = "; ".join(f"the {n}: {shown}" for n, (_, shown) in zip(names, values))
+    numbers = [v for v, _ in values]
+    if key == "brand" or not all(isinstance(v, (int, float)) for v in numbers):
+        return f"Side by side on {_phrase(key)}: {side}. The listings don't let me rank them on that."
+    best = min(numbers) if lower_wins else max(numbers)
+    winners = [n for n, v in zip(names, numbers) if v == best]
+    if len(winners) == len(names):
+        return f"Side by side on {_phrase(key)}: {side}. They are the same on that."
+    word = _winner_word(key, lower_wins, low)
+    return f"Side by side on {_phrase(key)}: {side}. The {' and the '.join(winners)} {'is' if len(winners) == 1 else 'are'} {word}."
+
+
+def _winner_word(key: str, lower_wins: bool, low: str) -> str:
+    m = (LOWER_BETTER if lower_wins else HIGHER_BETTER).search(low)
+    if m and m.group(0) not in ("more", "most", "less", "least"):
+        word = m.group(0)
+        return {"cheapest": "cheaper", "lightest": "lighter", "smallest": "smaller", "biggest": "bigger",
+                "largest": "larger", "heaviest": "heavier", "longest": "longer", "highest": "higher",
+                "lowest": "lower", "most expensive": "more expensive", "best rated": "better rated"}.get(word, word)
+    if key == "price":
+        return "cheaper" if lower_wins else "more expensive"
+    if key == "rating":
+        return "rated higher"
+    return f"{'lower' if lower_wins else 'higher'} on {_phrase(key)}"
+
+
+def _rating(item: Item) -> float | None:
+    raw = _get(item, "rating")
+    if not raw:
+        return None
+    m = re.match(r"\s*(\d+(?:\.\d+)?)", raw)
+    return float(m.group(1)) if m else None

@@ -1,0 +1,109 @@
+"""Which shown product a message is about: by number, by name, brand or model number, "it", "the one I liked".
+
+References resolve against the latest picks on screen (and what the shopper liked); `focus` in the dialogue
+state remembers the item last talked about, so "is it waterproof?" after "tell me about the Sonavik" means the
+Sonavik.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.state import Pick, Session
+from retrieval.items import Item
+from retrieval.vocabulary import stems, tokens
+
+_NUM = {"first": 0, "1st": 0, "one": 0, "second": 1, "2nd": 1, "two": 1, "third": 2, "3rd": 2, "three": 2,
+        "fourth": 3, "4th": 3, "four": 3, "fifth": 4, "5th": 4, "five": 4, "last": -1}
+_FIRST_N = re.compile(r"\b(?:the )?first (two|three|2|3)\b|\btop (two|three|2|3)\b")
+_PAIR = re.compile(r"(?:#|number |no\. ?|option |pick )?\b([1-5]|first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|"
+                   r"last)\b(?: one| pick| item| option)?\s*(?:and|&|,|vs\.?|versus|or|with|to)\s*(?:the )?"
+                   r"(?:#|number |no\. ?|option |pick )?\b([1-5]|first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|"
+                   r"last)\b")
+_ALL = re.compile(r"\b(both|all of them|all three|all five|these|those|them|each|either|any of them|all)\b")
+_PRONOUN = re.compile(r"\b(it|its|it's|this|that|this one|that one|the one|the same|that model|this model)\b")
+_LIKED = re.compile(r"\b(the one i (liked|loved|picked|chose)|my favou?rite)\b")
+_SMALL = frozenset("the a an of for with and or in on to by is it this that one from new pro mini max plus set".split())
+
+
+def last_picks(session: Session) -> list[Pick]:
+    """The picks of the latest assistant turn that showed any (what is on screen)."""
+    return next((t.picks for t in reversed(session.turns) if t.role == "assistant" and t.picks), [])
+
+
+def _index(word: str, n: int) -> int | None:
+    i = int(word) - 1 if word.isdigit() else _NUM.get(word)
+    if i is None:
+        return None
+    i = i if i >= 0 else n + i
+    return i if 0 <= i < n else None
+
+
+def by_number(low: str, picks: list[Pick], ordinal: int | None) -> list[Item]:
+    """Picks named by number: "the first two", "1 and 3", "the second one"."""
+    n = len(picks)
+    m = _FIRST_N.search(low)
+    if m:
+        count = int(_NUM.get(m.group(1) or m.group(2), 0) + 1) if not (m.group(1) or m.group(2)).isdigit() \
+            else int(m.group(1) or m.group(2))
+        return [p.item for p in picks[:count]]
+    m = _PAIR.search(low)
+    if m:
+        found = [_index(g, n) for g in m.groups()]
+        if all(i is not None for i in found) and found[0] != found[1]:
+            return [picks[i].item for i in found]  # type: ignore[index]
+    if ordinal is not None and -n <= ordinal < n:
+        return [picks[ordinal].item]
+    return []
+
+
+def by_name(low: str, picks: list[Pick]) -> list[Item]:
+    """Picks named by brand, model number or a title word no other pick shares ("the Sonavik", "the SV-751B")."""
+    words = set(tokens(low)) | set(stems(low))
+    compact = re.sub(r"[^a-z0-9]", "", low)
+    hits: list[tuple[int, Item]] = []
+    counts: dict[str, int] = {}
+    for p in picks:
+        for w in set(stems(p.item.title)) | set(stems(p.item.brand or "")):
+            counts[w] = counts.get(w, 0) + 1
+    for p in picks:
+        item = p.item
+        score = 0
+        model = item.attributes.get("model", "")
+        if model and len(model) >= 4 and re.sub(r"[^a-z0-9]", "", model.lower()) in compact:
+            score += 3
+        if item.brand and set(stems(item.brand)) <= words and counts.get(stems(item.brand)[0], 0) == 1:
+            score += 2
+        distinct = {w for w in set(stems(item.title)) if counts.get(w) == 1 and len(w) >= 4 and w not in _SMALL}
+        score += len(distinct & words)
+        if score:
+            hits.append((score, item))
+    if not hits:
+        return []
+    best = max(s for s, _ in hits)
+    return [item for s, item in hits if s == best]
+
+
+def resolve(low: str, session: Session, ordinal: int | None, items_by_id: dict[str, Item]) -> tuple[list[Item], str]:
+    """(items the message refers to, how: "number" | "name" | "liked" | "all" | "focus" | "") against the picks on
+    screen; an empty list when it names none."""
+    picks = last_picks(session)
+    if picks:
+        found = by_number(low, picks, ordinal)
+        if found:
+            return found, "number"
+        found = by_name(low, picks)
+        if found:
+            return found, "name"
+    st = session.state
+    if _LIKED.search(low) and st.liked and st.liked[-1] in items_by_id:
+        return [items_by_id[st.liked[-1]]], "liked"
+    if picks and _ALL.search(low):
+        return [p.item for p in picks], "all"
+    if _PRONOUN.search(low):
+        focus = [items_by_id[i] for i in st.focus if i in items_by_id]
+        if focus:
+            return focus, "focus"
+        if len(picks) == 1:
+            return [picks[0].item], "focus"
+    return [], ""
