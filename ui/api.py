@@ -219,7 +219,7 @@ def create_app(settings: Settings, agent=None, store: SessionStore | None = None
             session = svc.load(session_id, owner)
             turn = svc.reply(session, text, owner)
         return {"session_id": session_id, "reply": turn.text, "picks": [pick_json(p) for p in turn.picks],
-                "question": turn.question, "turn": len(session.turns) // 2}
+                "question": turn.question, "act": turn.act, "handoff": turn.handoff, "turn": len(session.turns) // 2}
 
     @app.post("/v1/sessions/{session_id}/feedback", tags=["sessions"])
     def post_feedback(session_id: str, body: FeedbackIn, owner: str = Depends(caller)) -> dict:

@@ -110,7 +110,8 @@ def _chat_completion(svc: SessionService, body: ChatCompletionIn, owner: str, he
 
     def finish(turn: Turn, content: str) -> dict:
         svc.store.set_alias(_fingerprint(owner, convo + [("assistant", content)]), sid)
-        return {"session_id": sid, "picks": [pick_json(p) for p in turn.picks], "question": turn.question}
+        return {"session_id": sid, "picks": [pick_json(p) for p in turn.picks], "question": turn.question,
+                "act": turn.act, "handoff": turn.handoff}
 
     if not body.stream:
         with lock:

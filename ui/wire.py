@@ -18,4 +18,4 @@ def pick_json(pick: Pick) -> dict[str, Any]:
 def turn_json(turn: Turn) -> dict[str, Any]:
     """The wire shape of a turn."""
     return {"role": turn.role, "text": turn.text, "picks": [pick_json(p) for p in turn.picks],
-            "question": turn.question}
+            "question": turn.question, "act": turn.act, "handoff": turn.handoff}

@@ -102,6 +102,20 @@ def test_session_lifecycle(server: str) -> None:
         assert c.get(f"/v1/sessions/{sid}").status_code == 404
 
 
+def test_answers_and_handoffs_are_marked_for_the_bot(server: str) -> None:
+    """A question about a pick is answered (no new picks); shipping is a hand-off candidate the bot can route."""
+    with httpx.Client(base_url=server, headers=AUTH, timeout=60) as c:
+        sid = c.post("/v1/sessions", json={"history": []}).json()["session_id"]
+        first = c.post(f"/v1/sessions/{sid}/messages", json={"message": "a cordless drill under $100"}).json()
+        assert first["act"] == "recommend" and first["handoff"] is False and first["picks"]
+        price = first["picks"][0]["price"]
+        answer = c.post(f"/v1/sessions/{sid}/messages", json={"message": "how much is the first one?"}).json()
+        assert answer["act"] == "answer" and answer["picks"] == []
+        assert f"{price:.2f}".rstrip("0").rstrip(".") in answer["reply"]
+        ship = c.post(f"/v1/sessions/{sid}/messages", json={"message": "do you ship to Canada?"}).json()
+        assert ship["handoff"] is True and ship["act"] == "handoff" and ship["picks"] == []
+
+
 def test_sessions_are_private_to_their_key(server: str) -> None:
     with httpx.Client(base_url=server, timeout=60) as c:
         sid = c.post("/v1/sessions", headers=AUTH).json()["session_id"]
