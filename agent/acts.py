@@ -40,7 +40,15 @@ HANDOFF = re.compile(
     r"refunds?|exchange it|invoices?|receipts?|order status|my order|track(ing)? (my )?(order|package|parcel)|"
     r"in stock|out of stock|back in stock|restock|stock levels?|availability|payment|pay (with|by|in)|paypal|"
     r"credit card|installments?|financing|store hours|opening hours|gift ?wrap(ping)?|price match|customs|"
-    r"sales tax|vat|pick ?up in store|warranty claim)\b")
+    r"sales tax|vat|pick ?up in store|warranty claim|total (cost|price)|final pri[cs]e|"
+    r"the invoice|check ?out|place (an|the|my) order|add (it|them|this) to (my )?(cart|basket)|photos?|pictures?|"
+    r"pics?|images?|black friday|cyber monday|cheaper elsewhere|price drop|gift card|membership|loyalty)\b")
+PRONOUN_Q = re.compile(r"\b(it|its|this|that|these|those|they|them|this one|that one)\b")
+ORDER = re.compile(r"\b(i'?ll take (it|that|this|them|both|the)|please take|i'?ll buy|buy (it|them|both|this|that)|"
+                   r"(i'?ll|i will|i'?d|let'?s) (go|settle) (for|with)|"
+                   r"order (it|them|this|that)|i want to (buy|order)|purchase (it|them|this|that))\b")
+REQUEST_Q = re.compile(r"^\W*(so,? |and |but |ok,? |okay,? |hmm+,? )?(do|does|would|can|could) (you|u) (have|sell|carry|stock|"
+                       r"get|show|recommend|suggest|find)|^\W*(have you got|got any|is there any|are there any|any)\b")
 COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|vs\.?|versus|which (one|of|is|would|should)|"
                      r"better|best of (these|those|them)|or the)\b")
 CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
@@ -174,7 +182,7 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         return reading
     low = " ".join(text.lower().split())
     picks = last_picks(session)
-    items, how = resolve(low, session, update.ordinal, _by_id(ctx, picks, st))
+    items, how = resolve(low, session, update.ordinal, _by_id(ctx, picks, st), ctx.index)
     reading.items, reading.how = items, how
     needs = [p for p in update.preferences if p.attribute not in ("price_band",)]
     question = bool(QUESTION.search(low))
@@ -185,6 +193,13 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     feedback = next((kind for kind, rx in FEEDBACK.items() if rx.search(low)), "")
     if "injection" in update.intents:
         reading.act = "request"
+        return reading
+    if ORDER.search(low):  # placing an order is the shop's job: hand it over, and note the liking
+        reading.act, reading.handoff, reading.feedback = "handoff", True, "like"
+        return reading
+    attribute_named = bool(items or on_screen_items(session)) and _names_attribute(low, items, session, ctx)
+    if reading.handoff and not attribute_named and not [p for p in needs if p.attribute != "max_price"]:
+        reading.act = "handoff"  # "how much is the discount", "what are your shipping options?"
         return reading
     on_screen = [p.item for p in picks]
     several = how in ("all",) or len(items) >= 2
@@ -203,10 +218,12 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if feedback and (items or update.feedback) and not question:
         reading.act, reading.feedback = "feedback", update.feedback or feedback
         return reading
-    new_need = any(p.attribute == "category" and p.wanted for p in needs)
+    new_need = any(p.attribute in ("category", "brand") and p.wanted for p in needs) or bool(
+        REQUEST_Q.search(low) and not items)
     asked = asked_about(low, items or on_screen, ctx.vocab) if (items or on_screen) else Asked(None)
+    pointed = bool(on_screen and PRONOUN_Q.search(low))  # "what does that do?" with picks on screen
     if question and (items or on_screen) and not new_need and "different" not in update.intents and (
-            items or asked.key is not None or _top(scores, "ask_item", 0.5)):
+            items or asked.key is not None or pointed or _top(scores, "ask_item", 0.5)):
         if reading.handoff and asked.key is None and not items:
             reading.act = "handoff"
             return reading
@@ -241,6 +258,17 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
 SOCIAL_WORDS = frozenset("bye goodbye see you later that all thats it done nothing else no thanks thank ok okay cool "
                          "great nice awesome perfect got alright sounds good fine hi hello hey there much very so "
                          "lot lots appreciate help helpful".split())
+
+
+def on_screen_items(session: Session) -> list[Item]:
+    """The items of the picks on screen."""
+    return [p.item for p in last_picks(session)]
+
+
+def _names_attribute(low: str, items: list[Item], session: Session, ctx: Context) -> bool:
+    """Whether a message asks about an attribute the items list (not price: "how much is the discount")."""
+    asked = asked_about(low, items or on_screen_items(session), ctx.vocab)
+    return asked.key is not None and asked.key not in ("price", "brand")
 
 
 def _content(update: Update) -> bool:

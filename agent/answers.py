@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -88,11 +89,11 @@ def asked_about(low: str, items: list[Item], vocab: Vocabulary) -> Asked:
     words = set(stems(low))
     keys = {k.lower() for item in items for k in item.attributes if k.lower() != "model"}
     named = [k for k in keys if set(stems(_phrase(k))) <= words]
+    if named:
+        return Asked(max(named, key=len))
     value = _value_named(low, items, vocab)
     if value is not None and value[0].lower() in keys:
         return Asked(value[0].lower(), value[1])
-    if named:
-        return Asked(max(named, key=len))
     if BRAND_WORDS.search(low) and not re.search(r"\bmade (of|from)\b", low):
         return Asked("brand")
     for pattern, hint_keys in KEY_HINTS:
@@ -116,14 +117,19 @@ def _value_named(low: str, items: list[Item], vocab: Vocabulary) -> tuple[str, s
     for n in range(min(vocab.max_n, len(toks)), 0, -1):
         for i in range(len(toks) - n + 1):
             for key, value in vocab.values.get(tuple(toks[i:i + n]), [])[:3]:
-                if any(_get(item, key) is not None for item in items):
+                levels = vocab.value_levels.get((key, value.lower()), set())
+                if any(_get(item, key) is not None and (not levels or levels & set(item.category_path))
+                       for item in items):  # "calls" is a use of earbuds, not a question about headphones
                     return key, value
     return None
 
 
 OVERVIEW = re.compile(r"\b(tell me (more )?about|more (info|information|details) (on|about)|details (on|of|about)|"
-                      r"describe|what is (it|this|that)|what'?s (it|this|that)( one)?|what does (it|this|that) do|"
-                      r"specs|specifications)\b")
+                      r"describe|what is (it|this|that)\b(?! made)|what'?s (it|this|that)( one)?|what does (it|this|that) "
+                      r"do|specs|specifications|plot|story|storyline|summary|synopsis|what (is|are) (it|they|this|that|"
+                      r"these) for|about\s*\??\s*$)")
+NAMES = re.compile(r"\b(titles?|names?|which (models?|ones|books|items|products|brands)( are| were)? (they|those|these|"
+                   r"them)|what (models?|brands?) are (they|those|these))\b")
 
 
 def overview(item: Item) -> str:
@@ -133,14 +139,16 @@ def overview(item: Item) -> str:
     specs = [f"{_phrase(k)} {v}" for k, v in item.attributes.items() if k.lower() not in ("model",)][:5]
     if specs:
         parts.append("Specs: " + "; ".join(specs) + ".")
-    first = sentences(item)[:1]
+    first = sentences(item)[:2]
     if first:
-        parts.append(f"The listing says: \"{first[0]}\"")
+        parts.append(f"The listing says: \"{' '.join(first)}\"")
     return " ".join(parts)
 
 
 def answer(items: list[Item], asked: Asked, question: str, index: CatalogIndex) -> str:
     """The answer for one item, or one line per item when the question covers several."""
+    if asked.key is None and NAMES.search(question.lower()):
+        return "They are: " + "; ".join(f"{n}. {item.title}" for n, item in enumerate(items[:5], 1)) + "."
     if asked.key is None and OVERVIEW.search(question.lower()):
         return " ".join(overview(item) for item in items[:3])
     if len(items) == 1:
@@ -167,10 +175,40 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
             return f"The listing says: \"{quoted}\""
         what = f"whether it is {asked.value}" if asked.value else f"its {_phrase(key)}"
         return f"The listing for the {name} doesn't say {what}."
+    found = _value_mentioned(item, question, index)
+    if found:
+        return found
     quoted = best_sentence(item, question, index)
     if quoted:
         return f"The listing for the {name} says: \"{quoted}\""
-    return f"The listing for the {name} doesn't say; I only know what it lists: {_facts(item)}."
+    return f"The listing for the {name} doesn't say. I can tell you its price, specs or what its description says."
+
+
+def _value_mentioned(item: Item, question: str, index: CatalogIndex) -> str | None:
+    """A yes/no question naming a word of a long attribute value ("is it romance?" against a genre list): yes when
+    the item's value has it, no (with its value) when other items' values of that key do."""
+    words = {stem(t) for t in tokens(question) if t not in _QUESTION_STOP and len(t) > 3}
+    if not words or not QUESTION_YES_NO.search(question.lower()):
+        return None
+    name = name_of(item)
+    for key, value in item.attributes.items():
+        if key.lower() in ("model",):
+            continue
+        if words & set(stems(value)):
+            return f"Yes, the {name}'s {_phrase(key)} is {value}."
+    for key, value in item.attributes.items():
+        if words & _key_words(index, key) and key.lower() != "model":
+            return f"No, the {name}'s {_phrase(key)} is {value}."
+    return None
+
+
+@lru_cache(maxsize=256)
+def _key_words(index: CatalogIndex, key: str) -> frozenset[str]:
+    """Every word any item uses in its value of `key` (computed once per catalog and key)."""
+    return frozenset(s for item in index.items for s in stems(item.attributes.get(key, "")))
+
+
+QUESTION_YES_NO = re.compile(r"^\W*(\w+,? )?(is|are|does|do|has|have|can|could|will|would|was)\b")
 
 
 def _attribute_answer(name: str, key: str, value: str, asked_value: str | None) -> str:
@@ -186,12 +224,6 @@ def _attribute_answer(name: str, key: str, value: str, asked_value: str | None) 
             return f"Yes, the {name}'s {phrase} is {value}."
         return f"No, the {name}'s {phrase} is {value}, not {asked_value}."
     return f"The {name}'s {phrase} is {value}."
-
-
-def _facts(item: Item) -> str:
-    parts = [price_text(item.price)] if item.price is not None else []
-    parts += [f"{_phrase(k)} {v}" for k, v in item.attributes.items() if k.lower() != "model"][:4]
-    return ", ".join(parts) or item.title
 
 
 def sentences(item: Item) -> list[str]:
@@ -225,7 +257,7 @@ def best_sentence(item: Item, question: str, index: CatalogIndex, must_share: se
     sims = vecs[1:] @ vecs[0]
     score = sims + 0.15 * np.minimum(np.array(overlap), 2)
     best = int(np.argmax(score))
-    if overlap[best] > 0 and sims[best] >= MIN_SENTENCE_SIM - 0.15:
+    if overlap[best] > 0 and sims[best] >= MIN_SENTENCE_SIM - 0.2:
         return cands[best]
     if sims[best] >= MIN_SENTENCE_SIM + 0.2:
         return cands[best]

@@ -17,7 +17,8 @@ from agent.catalog import open_catalog
 from agent.config import Settings
 from agent.context import Context
 from agent.errors import AgentInputError
-from agent.guided import guided_turn
+from agent.answers import name_of
+from agent.guided import after_feedback, guided_turn
 from agent.interest import InterestScorer, load_interest
 from agent.llm import LLM
 from agent.replies import record_feedback
@@ -72,6 +73,17 @@ class Agent:
     def feedback(self, session: Session, item_id: str, kind: FeedbackKind) -> None:
         """Record "like" | "reject" | "owned" for an item; raises UnknownItem for an id not in the catalog."""
         record_feedback(self.context, session, item_id, kind)
+
+    def react(self, session: Session, item_id: str, kind: FeedbackKind) -> Turn:
+        """A feedback click as a turn: record it, note it in the transcript by the item's name, and answer with
+        fresh picks ("like": more like it; "reject" / "owned": without it, the stated needs kept)."""
+        self.feedback(session, item_id, kind)
+        item = self.index.items[self.index.position[item_id]]
+        said = {"like": "More like the {t}, please.", "reject": "The {t} is not for me.",
+                "owned": "I already own the {t}."}[kind].format(t=name_of(item))
+        session.turns.append(Turn("user", said))
+        session.state.turn_count += 1
+        return self._finish(session, after_feedback(self.context, session, item_id, kind))
 
     def rank(self, session: Session, k: int = 50, exclude_ids: Iterable[str] = ()) -> list[ScoredItem]:
         """The relevance ranking behind the picks (before diversification), for offline evals."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from agent.acts import Reading, read_acts, unreadable_reply
+from agent.acts import REQUEST_Q, Reading, read_acts, unreadable_reply
 from agent.answers import answer, compare
 from agent.context import Context
 from agent.policy import apply_critique, apply_update, constraints_of, should_ask
@@ -32,7 +32,10 @@ NOT_PRODUCTS = frozenset(
     "son daughter kid kids child children friend friends boyfriend girlfriend grandma grandpa boss colleague "
     "him her them someone me myself home house office work budget dollars dollar bucks money price prices cost "
     "people person persons thing things stuff idea ideas something anything everything option options "
-    "recommendation recommendations suggestion suggestions one ones please thanks help hobby use today week".split())
+    "recommendation recommendations suggestion suggestions one ones please thanks help hobby use today week "
+    "yeah yes yep nope okay sure maybe actually really well hmm wow bingo cool great perfect fine new old good best "
+    "nice cheap expensive other another more less some any all latest recent popular top quality too also "
+    "either neither instead still even just only very much".split())
 SOCIAL_TEXT = {
     "thanks": "You're welcome! Ask me about any of these, or tell me what else you need.",
     "bye": "Happy shopping! Come back any time.",
@@ -52,7 +55,11 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     if not update.intents & {"off_topic", "injection", "greeting"}:
         update.preferences = model_preferences(ctx, text, update)
     pending = st.pending_question
-    if pending and not pending.startswith("relax:") and pending not in st.asked:
+    if pending.startswith("which:") and reading.items:  # the answer to "which one do you mean?"
+        st.pending_question = ""
+        record_feedback(ctx, session, reading.items[0].item_id, pending[6:])  # type: ignore[arg-type]
+        return after_feedback(ctx, session, reading.items[0].item_id, pending[6:])
+    if pending and not pending.startswith(("relax:", "which:")) and pending not in st.asked:
         st.asked.append(pending)
     st.pending_question, st.pending_options = "", []
     prefix = REFUSAL + " " if "injection" in update.intents else ""
@@ -73,6 +80,9 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             update.intents.add("see_again")
         gone = ("max_price", "min_price") if kind == "price" else (kind,)
         st.preferences = [p for p in st.preferences if not (p.attribute in gone and p.wanted)]
+        if kind == "price":  # past the budget, the nearest prices first
+            st.preferences = [p for p in st.preferences if p.attribute != "price_band"]
+            st.preferences.append(Preference("price_band", "low"))
         update.intents.add("show_now")
     if reading.act == "feedback":
         turn = _feedback(ctx, session, reading)
@@ -93,7 +103,7 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     if "injection" in update.intents and not (update.preferences or update.query) and not st.query:
         question = box.ask()
         return ask(st, question, prefix) if question else Turn("assistant", prefix + redirect(ctx), act="refuse")
-    missing = _missing_kind(ctx, st, update, topic_change)
+    missing = _missing_kind(ctx, st, update, bool(REQUEST_Q.search(text.lower())))
     if missing is not None:
         return _missing(ctx, session, box, missing, prefix)
     if reading.act == "superlative":
@@ -110,7 +120,9 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         if should_ask(st, update, question, ctx.settings):
             hello = "Hi! " if reading.social == "hello" else ""
             return ask(st, question, prefix + hello)
-    picks = box.recommend(include_shown="see_again" in update.intents, like=like,
+    # A changed need may make an item already seen the best answer now; a plain "more" never repeats one.
+    changed = bool([p for p in update.preferences if p.attribute != "price_band"]) or reading.act == "critique"
+    picks = box.recommend(include_shown="see_again" in update.intents or (changed and not topic_change), like=like,
                           different=reading.act == "different" or "different" in update.intents)
     picks = reword(ctx, picks, st)
     if not picks and box.blocked:
@@ -122,6 +134,21 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     turn = Turn("assistant", lead + intro(ctx, st, picks, box.notes + notes, topic_change), picks,
                 act="recommend" if picks else "none", handoff=reading.handoff)
     return turn
+
+
+def after_feedback(ctx: Context, session: Session, item_id: str, kind: str) -> Turn:
+    """The turn after a feedback click: more like a liked item, or fresh picks without a rejected or owned one."""
+    st = session.state
+    st.pending_question, st.pending_options = "", []
+    box = ctx.toolbox(session)
+    picks = reword(ctx, box.recommend(like=item_id if kind == "like" else None), st)
+    if not picks and box.blocked:
+        return _blocked(ctx, st, box, "")
+    st.focus = []
+    lead = {"like": "Noted that you like it.", "reject": "Got it, not that one.",
+            "owned": "Got it, you already have that one."}[kind]
+    return Turn("assistant", f"{lead} {intro(ctx, st, picks, box.notes, False)}", picks,
+                act="recommend" if picks else "none")
 
 
 def _social(ctx: Context, session: Session, reading: Reading) -> Turn:
@@ -146,7 +173,7 @@ def _feedback(ctx: Context, session: Session, reading: Reading) -> Turn | None:
         if len(on_screen) == 1:
             items = [on_screen[0].item]
         elif on_screen:
-            session.state.pending_question = ""
+            session.state.pending_question = f"which:{kind}"
             return Turn("assistant", "Which one do you mean? Tell me its number or name (for example 'the second "
                                      "one' or 'the " + on_screen[0].item.title.split()[0] + " one').",
                         question="Which one do you mean?", act="ask")
@@ -208,20 +235,27 @@ def _blocked(ctx: Context, st: DialogueState, box: ToolBox, prefix: str) -> Turn
         text = f"You have seen every match for this already. {offer}"
         return Turn("assistant", prefix + text, question=offer, act="ask")
     question = box.ask()
-    tail = f" {question.text}" if question else " Could you describe it differently, or drop a constraint?"
+    tail = f" {question.text}" if question else (
+        "" if "describe it differently" in message else " Could you describe it differently, or drop a constraint?")
     if question:
         st.pending_question, st.pending_options = question.attribute, list(question.options)
     return Turn("assistant", prefix + message + tail, question=(question.text if question else message), act="ask")
 
 
-def _missing_kind(ctx: Context, st: DialogueState, update, topic_change: bool) -> str | None:
+def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool) -> str | None:
     """The product noun of a request the catalog has nothing of ("hiking boots"), or None."""
-    if any(p.attribute == "category" and p.wanted for p in st.preferences) or not update.query:
+    if any(p.attribute in ("category", "brand") and p.wanted for p in update.preferences) or not update.query:
         return None
-    words = [w for w in re.findall(r"[a-z]+", update.query.lower()) if len(w) > 2]
+    if any(p.attribute == "category" and p.wanted for p in st.preferences) and not asks_new:
+        return None  # refining the current kind of product, not asking for another
+    product = re.split(r"\b(?:with|that|which|for|under|over|below|above|in|from|by|of|to|at|around|about|"
+                       r"between|without|but|and|so|because|like)\b", update.query.lower())[0]
+    words = [w for w in re.findall(r"[a-z]+", product) if len(w) > 2]
     if not words:
         return None
     head = words[-1]
+    if head.endswith(("er", "est", "ly", "ful", "ous", "ive", "able", "ible")) and not head.endswith("ster"):
+        return None  # "cheaper", "newer": a wish about the picks, not a product the catalog lacks
     if head in NOT_PRODUCTS or head not in english_words() and stem(head) not in english_words():
         return None  # a person, an occasion, or a name the catalog may know by another spelling
     known = ctx.index.vocabulary

@@ -85,7 +85,7 @@ def is_topic_change(state: DialogueState, update: Update, vocab: Vocabulary | No
     A new category in the same department ("lab equipment" -> "only beakers") narrows instead: brand and
     budget stay.
     """
-    if "reset" in update.intents and (update.preferences or update.query):
+    if "reset" in update.intents and update.preferences:  # "actually, a kettle": a new need, not just "actually"
         return True
     new = {p.value for p in update.preferences if p.attribute == "category" and p.wanted}
     old = {p.value for p in state.preferences if p.attribute == "category" and p.wanted}

@@ -8,9 +8,11 @@ Sonavik.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from agent.state import Pick, Session
 from retrieval.items import Item
+from retrieval.search import CatalogIndex
 from retrieval.vocabulary import stems, tokens
 
 _NUM = {"first": 0, "1st": 0, "one": 0, "second": 1, "2nd": 1, "two": 1, "third": 2, "3rd": 2, "three": 2,
@@ -84,9 +86,43 @@ def by_name(low: str, picks: list[Pick]) -> list[Item]:
     return [item for s, item in hits if s == best]
 
 
-def resolve(low: str, session: Session, ordinal: int | None, items_by_id: dict[str, Item]) -> tuple[list[Item], str]:
-    """(items the message refers to, how: "number" | "name" | "liked" | "all" | "focus" | "") against the picks on
-    screen; an empty list when it names none."""
+_NAME_STOP = _SMALL | frozenset("you your novel book edition paperback hardcover kindle".split())
+
+
+@lru_cache(maxsize=8)
+def _catalog_names(index: CatalogIndex) -> list[tuple[str, frozenset[str], frozenset[str], str]]:
+    """(item id, the words of its name, the words of its author, its compact model number) for every item."""
+    out = []
+    for item in index.items:
+        head = re.split(r"\s(?:by|-|–|\|)\s|[:(,]", item.title.lower())[0]
+        name = frozenset(w for w in tokens(head) if w not in _NAME_STOP and (len(w) > 2 or w.isdigit()))
+        author = frozenset(tokens(item.attributes.get("author", "")))
+        model = re.sub(r"[^a-z0-9]", "", item.attributes.get("model", "").lower())
+        if 0 < len(name) <= 4:
+            out.append((item.item_id, name, author if len(author) >= 2 else frozenset(), model))
+        elif len(author) >= 2 or len(model) >= 4:
+            out.append((item.item_id, frozenset(), author if len(author) >= 2 else frozenset(), model))
+    return out
+
+
+def by_catalog_name(low: str, index: CatalogIndex) -> list[Item]:
+    """Items named anywhere in the catalog by their short name, author or model number ("Billy Summers", "the
+    Lucy Foley one", "the SV-751B"), when exactly one item (or one author's items) fits."""
+    words = set(tokens(low))
+    compact = re.sub(r"[^a-z0-9]", "", low)
+    by_title = [i for i, name, _, _ in _catalog_names(index) if name and name <= words]
+    by_model = [i for i, _, _, model in _catalog_names(index) if len(model) >= 4 and model in compact]
+    by_author = [i for i, _, author, _ in _catalog_names(index) if author and author <= words]
+    for found in (by_model, by_title, by_author):
+        if 1 <= len(found) <= 3:
+            return index.get_items(found)
+    return []
+
+
+def resolve(low: str, session: Session, ordinal: int | None, items_by_id: dict[str, Item],
+            index: CatalogIndex | None = None) -> tuple[list[Item], str]:
+    """(items the message refers to, how: "number" | "name" | "catalog" | "liked" | "all" | "focus" | "") against
+    the picks on screen, then the whole catalog by name; an empty list when it names none."""
     picks = last_picks(session)
     if picks:
         found = by_number(low, picks, ordinal)
@@ -95,6 +131,10 @@ def resolve(low: str, session: Session, ordinal: int | None, items_by_id: dict[s
         found = by_name(low, picks)
         if found:
             return found, "name"
+    if index is not None:
+        found = by_catalog_name(low, index)
+        if found:
+            return found, "catalog"
     st = session.state
     if _LIKED.search(low) and st.liked and st.liked[-1] in items_by_id:
         return [items_by_id[st.liked[-1]]], "liked"

@@ -102,6 +102,8 @@ class ToolBox:
             # Fewer exact matches than picks: the closest near-misses follow them; their reasons say what differs.
             seen = {s.item.item_id for s in hits} | exclude
             relaxed = self._soft_filter(self._gather(query, c.filters(drop | {"must"}), seen, like), c)
+            leaves = {s.item.category_path[-1] for s in hits if s.item.category_path}
+            relaxed = [s for s in relaxed if s.item.category_path and s.item.category_path[-1] in leaves]
             if relaxed:
                 self.notes.append(f"Only {len(hits)} {'matches' if len(hits) == 1 else 'match'} everything you "
                                   "asked for; the others come close, and their reasons say what differs.")
@@ -110,7 +112,8 @@ class ToolBox:
             if not include_shown and st.shown and (unseen is None or unseen.any()):
                 self.blocked = ("", SEEN_ALL)  # only already-shown items fit: do not repeat them unasked
             else:
-                self.blocked = self._explain_empty(c, drop, exclude)
+                never = set(st.rejected) | set(st.owned) | set(st.history)  # shown items still exist
+                self.blocked = self._explain_empty(c, drop, never)
         exact = self._score(hits, c, different)
         near = self._score(relaxed, c, different)
         return exact + [ScoredItem(s.item, s.score - RELAXED_OFFSET, s.vector_score, s.lexical_score) for s in near]

@@ -217,7 +217,8 @@ def _parse_budget(low: str, update: Update) -> str:
                     rf"under|below|less than|cheaper than|up to|no more than|not more than|not over|not above|"
                     rf"nothing (?:over|above|more than)|"
                     rf"max(?:imum)?|at most|"
-                    rf"within|budget(?: is| of)?|spend(?:ing)?(?: up to)?|<)\s*(?:a |of |around )?(\$?)\s*{MONEY}"),
+                    rf"within|budget(?: is| of)?|spend(?:ing)?(?: up to)?|<)\s*(?:a |of |around |like |about |roughly )?(\$?)\s*"
+                    rf"{MONEY}"),
             ("max_after", rf"(\$)\s*{MONEY}\s*(?:or less|or under|max|tops|at most|or cheaper)"),
             ("min", rf"(?<!not )(?<!nothing )(?:over|above|more than|at least|starting at|min(?:imum)?|>)\s*(\$?)\s*"
                     rf"{MONEY}"),

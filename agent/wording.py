@@ -6,12 +6,26 @@ check (reasons); otherwise the parser's reading and the template reason stand.
 
 from __future__ import annotations
 
+import re
+
 from agent.context import Context
 from agent.llm import LLMUnavailable, Message
-from agent.prompts import LLM_EXTRACT_PROMPT, REASON_MAX_TOKENS, REWORD_PROMPT, extraction_prompt, reason_prompt
+from agent.prompts import (
+    LLM_EXTRACT_PROMPT,
+    REASON_MAX_TOKENS,
+    REWORD_PROMPT,
+    extraction_prompt,
+    reason_prompt,
+)
 from agent.reasons import adds_no_claims, check_grounded
 from agent.state import DialogueState, Pick
-from agent.understand import Update, merge_preferences, named_only_as_purpose, parse_message, validate_llm_update
+from agent.understand import (
+    Update,
+    merge_preferences,
+    named_only_as_purpose,
+    parse_message,
+    validate_llm_update,
+)
 from retrieval.vocabulary import Preference, Vocabulary
 from training.lora_format import Labels, labels_of, parse_extraction
 
@@ -100,9 +114,19 @@ def _reword_batch(ctx: Context, picks: list[Pick], st: DialogueState, context: l
         # Kept only when a whole sentence (not cut at the token limit), true, and naming at least as many of
         # the shopper's needs as the template does.
         ok = (wording.endswith((".", "!")) and check_grounded(wording, pick.item, st, ctx.vocab, context)
-              and needs_named(wording, st) >= needs_named(pick.reason, st))
+              and needs_named(wording, st) >= needs_named(pick.reason, st) and not garbled(wording))
         out.append(Pick(pick.item, pick.score, wording, pick.explore) if ok else pick)
     return out
+
+
+_REPEAT = re.compile(r"\b(\w+(?: \w+){1,3})\b.*\b\1\b", re.I)
+_BROKEN = re.compile(r"\bis a no\b|\bis (a )?yes\b|\bits \w+ is \d+\b|\bone of the [A-Z]", re.I)
+
+
+def garbled(text: str) -> bool:
+    """Model wording that repeats a phrase ("its grinder is a built in grinder, not built in grinder") or reads
+    a field as English ("its sleeps is 2", "is a no"): true or not, a shopper should not read it."""
+    return bool(_REPEAT.search(text) or _BROKEN.search(text))
 
 
 def needs_named(text: str, st: DialogueState) -> int:

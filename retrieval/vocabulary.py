@@ -64,7 +64,9 @@ def tokens(text: str) -> list[str]:
 
 
 def stem(token: str) -> str:
-    """A crude singular form so "drills" meets "Drill" and "batteries" meets "battery"."""
+    """A crude singular form so "drills" meets "Drill" and "batteries" meets "battery"; "men's" is "men"."""
+    if token.endswith("'s"):
+        token = token[:-2]
     if len(token) > 4 and token.endswith("ies"):
         return token[:-3] + "y"
     if len(token) > 5 and token.endswith(("shes", "ches", "xes", "sses", "zes")):

@@ -24,12 +24,6 @@ from ui.sessions import SessionStore
 
 CHAT_OWNER = "chat"  # owner of the sessions the chat creates; it restores no one else's (API keys' sessions)
 
-# the message a feedback click sends, so the shopper sees why the picks change
-FEEDBACK_TEXT = {
-    "like": "More like this, please.",
-    "reject": "Not for me. Show me something else.",
-    "owned": "I already own that one. Show me something else.",
-}
 FEEDBACK_LABEL = {"like": "Like", "reject": "Not for me", "owned": "Already own"}  # plain text: no emoji font needed
 
 CSS = """
@@ -88,10 +82,12 @@ def messages_of(session: Session) -> list[dict[str, str]]:
 
 
 def last_picks(session: Session) -> list[Pick]:
-    """Picks of the latest assistant turn that has any."""
+    """The picks on screen: those of the latest assistant turn that showed any (an answer keeps them), without
+    the ones the shopper has since rejected or owns."""
+    gone = set(session.state.rejected) | set(session.state.owned)
     for turn in reversed(session.turns):
-        if turn.role == "assistant":
-            return list(turn.picks)
+        if turn.role == "assistant" and turn.picks:
+            return [p for p in turn.picks if p.item.item_id not in gone]
     return []
 
 
@@ -148,11 +144,14 @@ class ChatApp:
         with lock:
             session = self.session(session_id)
             try:
-                self.service.feedback(session, item_id, kind, CHAT_OWNER)
+                self.service.react(session, item_id, kind, CHAT_OWNER)
             except NotFound as e:
                 gr.Warning(f"{e.message}: the catalog changed; start a new conversation.")
                 return
-        yield from self._turn(session.session_id, FEEDBACK_TEXT[kind], clear_box=False)
+            except ServiceError as e:
+                gr.Warning(str(e))
+                return
+        yield self.view(session) + (gr.update(),)
 
     def feedback_handler(self, item_id: str, kind: str):
         """A generator handler for one pick's button (Gradio streams only from generator functions)."""

@@ -170,6 +170,16 @@ class SessionService:
         self.save(session, owner)
         yield final
 
+    def react(self, session: Session, item_id: str, kind: FeedbackKind, owner: str) -> Turn:
+        """A feedback click as a turn (record it, then fresh picks), stored; raises NotFound for an unknown item."""
+        with self.slots, _mapped_errors():
+            try:
+                turn = self.agent.react(session, item_id, kind)
+            except UnknownItem as e:
+                raise NotFound(str(e), "use an item_id from the picks") from None
+        self.save(session, owner)
+        return turn
+
     def feedback(self, session: Session, item_id: str, kind: FeedbackKind, owner: str) -> None:
         """Record like / reject / owned for an item and store the session; raises NotFound for an unknown item."""
         try:

@@ -37,11 +37,13 @@ import yaml
 from agent import build_agent
 from agent.config import Settings
 from agent.reasons import check_grounded
+from evals.lib.facts import check_facts, validate_facts
 from retrieval.items import Item
 from retrieval.search import Filters
 
 EXPECT_KEYS = {"must_ask", "must_recommend", "min_picks", "max_picks", "picks_satisfy", "must_not_include",
-               "reason_mentions", "text_mentions", "text_excludes", "max_latency_ms", "raises"}
+               "reason_mentions", "text_mentions", "text_excludes", "max_latency_ms", "raises",
+               "facts"}  # facts: catalog-fact checks, evals/lib/facts.py
 FILTER_KEYS = {"category", "brand", "exclude_brand", "max_price", "min_price", "attributes"}
 _ACTION = re.compile(r"^(like|reject|owned)\s+(?:pick\s+(\d+)|(all)|(\S+))$", re.I)
 _PLACEHOLDER = re.compile(r"\{pick(\d+)\.(title|brand|id|category)\}")
@@ -138,6 +140,9 @@ def _step(raw: Any, where: str) -> Step:
     unknown = set(expect) - EXPECT_KEYS
     if unknown:
         raise SuiteError(f"{where}: unknown expectation(s) {sorted(unknown)}; known: {sorted(EXPECT_KEYS)}")
+    problems = validate_facts(expect["facts"]) if "facts" in expect else []
+    if problems:
+        raise SuiteError(f"{where}: {'; '.join(problems)}")
     unknown = set(expect.get("picks_satisfy") or {}) - FILTER_KEYS
     if unknown:
         raise SuiteError(f"{where}: unknown picks_satisfy key(s) {sorted(unknown)}; known: {sorted(FILTER_KEYS)}")
@@ -285,6 +290,9 @@ def _apply_action(agent: Any, session: Any, action: str, played: _Played, add: C
 def _check_turn(agent: Any, session: Any, turn: Any, expect: dict, played: _Played, result: ConversationResult,
                 add: Callable, grounded: Callable, elapsed_ms: float) -> None:
     picks = list(turn.picks)
+    for key, value in (expect.get("facts") or {}).items():  # truth from the catalog, before last_picks moves on
+        failures = check_facts({key: value}, turn, played.last_picks, agent.index)
+        add(f"facts.{key}", not failures, "; ".join(failures))
     result.picks += len(picks)
     # Invariants on every turn.
     invented = [p.item.item_id for p in picks if not _matches_catalog(agent.index, p.item)]

@@ -20,9 +20,12 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
 
 SHOPDIAL_DIALOGUES = "mg-shopdial/MGShopDial_dev.json.gz"  # relative to the shared data dir
 QA_LABELS = Path(__file__).resolve().parent.parent / "conversations" / "shopdial_qa.jsonl"
@@ -219,3 +222,53 @@ def _invents(reply: str, allowed: tuple[str, ...]) -> bool:
         if amount is not None and not any(abs(amount - v) < 0.005 for v in ok):
             return True
     return False
+
+
+# ---------------------------------------------------------------------- replaying the dev dialogues
+
+ANSWERING_ACTS = frozenset({"answer", "compare", "ask", "social", "handoff", "unreadable", "refuse"})
+
+
+def shown_text(turn: Any) -> str:
+    """What the shopper sees of a turn: the reply and each pick's title and price (a pick can be the answer)."""
+    cards = [f"{p.item.title} ${p.item.price}" if p.item.price is not None else p.item.title for p in turn.picks]
+    return " ".join([turn.text, *cards])
+
+
+def is_dead_end(turn: Any) -> bool:
+    """A reply that shows no picks, answers nothing and asks nothing: the shopper has nowhere to go."""
+    return not turn.picks and not turn.question and turn.act not in ANSWERING_ACTS
+
+
+def replay(agent: Any, dialogues: list[ShopDialogue], labels: list[QALabel]) -> dict[str, Any]:
+    """Send every client message of every dialogue, in order, one session per dialogue; score the labelled qa
+    messages against their expected facts and count dead ends and latency."""
+    by_key = {(lab.dialogue_id, lab.utterance_id, lab.text): lab for lab in labels}
+    scored: list[tuple[QALabel, bool, str]] = []
+    dead, turns, times = 0, 0, []
+    for dialogue in dialogues:
+        session = agent.new_session()
+        for utterance in client_messages(dialogue):
+            started = time.perf_counter()
+            try:
+                turn = agent.reply(session, utterance.text)
+            except ValueError:  # AgentInputError: an empty message, told to the shopper, not a turn
+                continue
+            times.append((time.perf_counter() - started) * 1000)
+            turns += 1
+            dead += is_dead_end(turn)
+            label = by_key.get((dialogue.id, utterance.utterance_id, utterance.text))
+            if label is not None and label.kind != "not_a_question":
+                scored.append((label, score_answer(label, shown_text(turn), turn.handoff), shown_text(turn)))
+    kinds = sorted({lab.kind for lab, _, _ in scored})
+    return {
+        "dialogues": len(dialogues), "turns": turns,
+        "qa_turns": len(scored),
+        "qa_answered_correct_rate": round(sum(ok for _, ok, _ in scored) / max(len(scored), 1), 4),
+        "qa_by_kind": {k: {"n": sum(lab.kind == k for lab, _, _ in scored),
+                           "correct": sum(ok for lab, ok, _ in scored if lab.kind == k)} for k in kinds},
+        "deadend_rate": round(dead / max(turns, 1), 4),
+        "p95_ms": round(float(np.percentile(times, 95)), 1) if times else None,
+        "failures": [{"dialogue": lab.dialogue_id, "text": lab.text, "kind": lab.kind, "expected": list(lab.expected),
+                      "reply": shown[:300]} for lab, ok, shown in scored if not ok],
+    }

@@ -55,7 +55,10 @@ def test_handlers_send_feedback_restore(tmp_path: Path, small_index: CatalogInde
     assert "%" in interests and "from known interests" in split
     rejected = picks[0].item.item_id
     sid3, _, chat, new_picks, *_ = _drain(app.feedback(sid, rejected, "reject"))
-    assert chat[-2]["content"] == "Not for me. Show me something else."
+    name = f"{picks[0].item.brand} {picks[0].item.attributes['model']}" if picks[0].item.attributes.get("model") \
+        else picks[0].item.title
+    assert name in chat[-2]["content"] and "not for me" in chat[-2]["content"]  # the click names the item
+    assert not chat[-1]["content"].startswith("Which one")  # a click never asks which item it meant
     assert rejected not in [p.item.item_id for p in new_picks]
     stored = SessionStore(settings.sessions_db).get(sid)
     assert stored.state.rejected == [rejected] and len(stored.turns) == 4
