@@ -187,9 +187,9 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     needs = [p for p in update.preferences if p.attribute not in ("price_band",)]
     question = bool(QUESTION.search(low))
     reading.social = next((name for name, rx in SOCIAL.items() if rx.search(low)), "")
-    reading.handoff = bool(HANDOFF.search(low)) or _top(scores, "cannot_answer", 0.7)
+    reading.handoff = bool(HANDOFF.search(low)) or (_top(scores, "cannot_answer", 0.85) and not update.preferences)
     critique = next(((key, way) for rx, key, way in CRITIQUES if rx.search(low)), None)
-    superlative = next(((key, way) for rx, key, way in SUPERLATIVES if rx.search(low)), None)
+    superlative = next(((key, way) for rx, key, way in SUPERLATIVES if rx.search(low)), None) or _est(low, ctx)
     feedback = next((kind for kind, rx in FEEDBACK.items() if rx.search(low)), "")
     if "injection" in update.intents:
         reading.act = "request"
@@ -197,13 +197,16 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if ORDER.search(low):  # placing an order is the shop's job: hand it over, and note the liking
         reading.act, reading.handoff, reading.feedback = "handoff", True, "like"
         return reading
-    attribute_named = bool(items or on_screen_items(session)) and _names_attribute(low, items, session, ctx)
-    if reading.handoff and not attribute_named and not [p for p in needs if p.attribute != "max_price"]:
-        reading.act = "handoff"  # "how much is the discount", "what are your shipping options?"
+    explicit = how in ("number", "name", "catalog")
+    if reading.handoff and not (explicit and _names_attribute(low, items, session, ctx)) and not [
+            p for p in needs if p.attribute in ("category", "brand") and p.wanted]:
+        reading.act = "handoff"  # "how much is the discount", "do you ship to Canada? how long would it take?"
         return reading
+    if [p for p in needs if not p.wanted and p.attribute in ("brand", "category")] and not items:
+        return reading  # "not a fan of Torqwell, other brands": a refined need, not feedback on one pick
     on_screen = [p.item for p in picks]
     several = how in ("all",) or len(items) >= 2
-    if (COMPARE.search(low) or (question and (critique or superlative))) and (several or (
+    if (COMPARE.search(low) or (question and superlative)) and (several or (
             on_screen and not items and not needs and re.search(r"\bwhich\b|\bcompare\b|\bdifference", low))):
         reading.act = "compare"
         reading.items = items if several else on_screen
@@ -258,6 +261,22 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
 SOCIAL_WORDS = frozenset("bye goodbye see you later that all thats it done nothing else no thanks thank ok okay cool "
                          "great nice awesome perfect got alright sounds good fine hi hello hey there much very so "
                          "lot lots appreciate help helpful".split())
+
+
+_LOW_ENDS = frozenset("light small cheap quiet short narrow thin slim low few".split())
+
+
+def _est(low: str, ctx: Context) -> tuple[str, str] | None:
+    """A superlative the fixed list lacks ("brightest", "quietest", "widest") read against the catalog's numeric
+    attribute names: brightest -> brightness, max."""
+    for word in re.findall(r"\b([a-z]{3,})(?:i|)est\b", low):
+        root = word[:-1] if word.endswith(word[-1] * 2) else word  # "biggest" -> "big"
+        if root in ("b", "l", "w", "r", "t", "gu", "int", "inter", "s", "n", "ch", "hon", "mod"):
+            continue
+        key = next((k for k in ctx.vocab.numeric_keys if root in k.replace("_", " ")), None)
+        if key is not None:
+            return key, "min" if root in _LOW_ENDS else "max"
+    return None
 
 
 def on_screen_items(session: Session) -> list[Item]:

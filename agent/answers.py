@@ -39,7 +39,7 @@ KEY_HINTS: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = tuple((re.compile(p)
     (r"\b(rated|rating|ratings|reviews?|stars?|score)\b", ("rating",)),
     (r"\b(author|wrote|written|writer)\b", ("author",)),
     (r"\b(genre|kind of book)\b", ("genre",)),
-    (r"\b(connect|connectivity|bluetooth|pair)\b", ("connectivity",)),
+    (r"\b(connect|connects|connectivity|bluetooth)\b", ("connectivity",)),
     (r"\b(skill|beginners?|experts?|level)\b", ("skill_level",)),
     (r"\b(speeds?|settings)\b", ("speeds",)),
     (r"\b(pressure|bar)\b", ("pump_pressure",)),
@@ -91,6 +91,9 @@ def asked_about(low: str, items: list[Item], vocab: Vocabulary) -> Asked:
     named = [k for k in keys if set(stems(_phrase(k))) <= words]
     if named:
         return Asked(max(named, key=len))
+    partial = _partly_named(low, keys)
+    if partial:
+        return Asked(partial)
     value = _value_named(low, items, vocab)
     if value is not None and value[0].lower() in keys:
         return Asked(value[0].lower(), value[1])
@@ -98,8 +101,8 @@ def asked_about(low: str, items: list[Item], vocab: Vocabulary) -> Asked:
         return Asked("brand")
     for pattern, hint_keys in KEY_HINTS:
         if pattern.search(low):
-            present = [k for k in hint_keys if k in keys]
-            if present:
+            present = [k for h in hint_keys for k in sorted(keys) if k == h or h in k.split("_")]
+            if present:  # "how long is the blade" -> blade_length; "max weight" -> max_weight
                 return Asked(present[0])
             if hint_keys[0] == "rating":
                 return Asked("rating")
@@ -109,6 +112,20 @@ def asked_about(low: str, items: list[Item], vocab: Vocabulary) -> Asked:
         if pattern.search(low):
             return Asked(hint_keys[0])  # a key no item has: the answer says the listing does not say
     return Asked(None)
+
+
+def _partly_named(low: str, keys: set[str]) -> str | None:
+    """The key most of whose informative words the question uses ("how bright" -> brightness is not; "the blade
+    length" -> blade_length; "thickest branch ... cut" -> cutting_capacity): at least one word, most words wins."""
+    words = {stem(t) for t in tokens(low) if t not in _QUESTION_STOP and len(t) > 3}
+    words |= {w[:-2] for w in words if w.endswith("st")} | {w[:5] for w in words if len(w) > 6}
+    best, score = None, 0
+    for key in sorted(keys):
+        parts = [stem(p) for p in key.split("_") if len(p) > 3 and p not in ("max", "min")]
+        hits = sum(1 for p in parts if p in words or p[:5] in words)
+        if hits > score:
+            best, score = key, hits
+    return best
 
 
 def _value_named(low: str, items: list[Item], vocab: Vocabulary) -> tuple[str, str] | None:

@@ -9,6 +9,7 @@ pick, a comparison, thanks, a hand-off, a language convrec cannot read) -> other
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from agent.acts import REQUEST_Q, Reading, read_acts, unreadable_reply
 from agent.answers import answer, compare
@@ -103,7 +104,7 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     if "injection" in update.intents and not (update.preferences or update.query) and not st.query:
         question = box.ask()
         return ask(st, question, prefix) if question else Turn("assistant", prefix + redirect(ctx), act="refuse")
-    missing = _missing_kind(ctx, st, update, bool(REQUEST_Q.search(text.lower())))
+    missing = _missing_kind(ctx, st, update, bool(REQUEST_Q.search(text.lower())), text)
     if missing is not None:
         return _missing(ctx, session, box, missing, prefix)
     if reading.act == "superlative":
@@ -242,15 +243,23 @@ def _blocked(ctx: Context, st: DialogueState, box: ToolBox, prefix: str) -> Turn
     return Turn("assistant", prefix + message + tail, question=(question.text if question else message), act="ask")
 
 
-def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool) -> str | None:
-    """The product noun of a request the catalog has nothing of ("hiking boots"), or None."""
+def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text: str) -> str | None:
+    """The product noun of a request the catalog has nothing of ("hiking boots"), or None.
+
+    The product phrase is the message's first clause up to a preposition ("waterproof hiking boots, size 10",
+    "a cage for my parakeet"); its last word must be an English word no title or category of the catalog uses.
+    """
     if any(p.attribute in ("category", "brand") and p.wanted for p in update.preferences) or not update.query:
         return None
     if any(p.attribute == "category" and p.wanted for p in st.preferences) and not asks_new:
         return None  # refining the current kind of product, not asking for another
-    product = re.split(r"\b(?:with|that|which|for|under|over|below|above|in|from|by|of|to|at|around|about|"
-                       r"between|without|but|and|so|because|like)\b", update.query.lower())[0]
-    words = [w for w in re.findall(r"[a-z]+", product) if len(w) > 2]
+    clause = re.split(r"[,.;!?]", text.lower())[0]
+    clause = re.sub(r"^\W*(so,? |and |but |ok,? |okay,? |hmm+,? |well,? )?((do|does|would|can|could) (you|u) (have|sell|"
+                    r"carry|stock|get|show|recommend|suggest|find)|have you got|got any|is there any|are there any|"
+                    r"i'?m looking for|looking for|i need|i want|i'?d like|show me|find me|any)\b", " ", clause)
+    product = re.split(r"\b(?:with|that|which|for|under|over|below|above|in|from|by|of|to|at|around|about|between|"
+                       r"without|but|and|so|because|like|you|size)\b", clause)[0]
+    words = [w for w in re.findall(r"[a-z]+", product) if len(w) > 2 and w not in ("the", "some", "any", "one")]
     if not words:
         return None
     head = words[-1]
@@ -258,13 +267,21 @@ def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool) -> st
         return None  # "cheaper", "newer": a wish about the picks, not a product the catalog lacks
     if head in NOT_PRODUCTS or head not in english_words() and stem(head) not in english_words():
         return None  # a person, an occasion, or a name the catalog may know by another spelling
-    known = ctx.index.vocabulary
-    if head in known or stem(head) in known or head + "s" in known or stem(head) in ctx.vocab.by_stem:
+    known = _product_words(ctx.index)
+    if head in known or stem(head) in known or stem(head) in ctx.vocab.by_stem:
         return None
-    if any(stem(head) == s for key in (*ctx.vocab.brands, *ctx.vocab.values) for s in key):
-        return None
-    phrase = " ".join(words[-2:]) if len(words) >= 2 and words[-2] in known else head
-    return phrase
+    return " ".join(words[-2:]) if len(words) >= 2 and words[-2] not in NOT_PRODUCTS else head
+
+
+@lru_cache(maxsize=8)
+def _product_words(index) -> frozenset[str]:
+    """Every word (and its singular) of the catalog's titles, categories and attribute values."""
+    words = set()
+    for item in index.items:
+        for w in re.findall(r"[a-z]+", f"{item.title} {item.category} {' '.join(item.attributes.values())}".lower()):
+            words.add(w)
+            words.add(stem(w))
+    return frozenset(words)
 
 
 def _missing(ctx: Context, session: Session, box: ToolBox, phrase: str, prefix: str) -> Turn:

@@ -34,6 +34,7 @@ class Constraints:
     must: dict[str, str] = field(default_factory=dict)  # attribute -> value
     avoid_values: list[tuple[str, str]] = field(default_factory=list)
     price_band: str = ""  # "low" | "high" | ""
+    relative_price: bool = False  # the bounds come from a critique ("cheaper"), not from a budget the shopper said
 
     def filters(self, drop: frozenset[str] = frozenset()) -> Filters:
         """Search filters, without the constraint kinds named in `drop` (relaxation)."""
@@ -56,6 +57,10 @@ def constraints_of(state: DialogueState) -> Constraints:
             (c.brands if p.wanted else c.avoid_brands).append(p.value)
         elif p.attribute in ("max_price", "min_price"):
             setattr(c, p.attribute, float(p.value))
+            c.relative_price = False
+        elif p.attribute in ("below_price", "above_price"):  # from "cheaper" / "more premium"
+            setattr(c, "max_price" if p.attribute == "below_price" else "min_price", float(p.value))
+            c.relative_price = True
         elif p.attribute.startswith("attr:"):
             if p.wanted:
                 c.must[p.attribute[5:]] = p.value
@@ -68,7 +73,10 @@ def constraints_of(state: DialogueState) -> Constraints:
 
 def _replaces(new: Preference, old: Preference) -> bool:
     """Whether a newly stated preference supersedes an older one."""
-    if new.attribute in ("max_price", "min_price", "price_band"):
+    if new.attribute in ("max_price", "min_price", "below_price", "above_price"):
+        return old.attribute in ("max_price", "min_price", "below_price", "above_price") and (
+            old.attribute == new.attribute or old.attribute.startswith(("below", "above")))
+    if new.attribute == "price_band":
         return old.attribute == new.attribute
     if new.attribute == "brand":
         return old.attribute == "brand" and (old.value == new.value or (new.wanted and old.wanted))
@@ -237,15 +245,16 @@ def apply_critique(state: DialogueState, key: str, way: str, reference: list[Ite
         return False
     anchor = values[0] if len(reference) == 1 else float(np.median(values))
     if key == "price":
-        prefs = [p for p in state.preferences if p.attribute not in ("price_band",)]
-        if way == "down":  # cheaper: a cap below the anchor; an earlier floor goes
-            cap = round(anchor - 0.01, 2)
-            prefs = [p for p in prefs if p.attribute not in ("max_price", "min_price")]
-            prefs.append(Preference("max_price", f"{cap:.2f}".rstrip("0").rstrip(".")))
-        else:  # more premium: a floor above the anchor; an earlier cap goes
-            floor = round(anchor + 0.01, 2)
-            prefs = [p for p in prefs if p.attribute not in ("max_price", "min_price")]
-            prefs.append(Preference("min_price", f"{floor:.2f}".rstrip("0").rstrip(".")))
+        prices = ("max_price", "min_price", "below_price", "above_price", "price_band")
+        said = [p for p in state.preferences if p.attribute == "max_price"]  # a stated budget still holds
+        prefs = [p for p in state.preferences if p.attribute not in prices]
+        if way == "down":  # cheaper: a cap just below the anchor
+            prefs.append(Preference("below_price", f"{round(anchor - 0.01, 2):.2f}".rstrip("0").rstrip(".")))
+        else:  # more premium: a floor just above the anchor; the stated budget gives way
+            prefs.append(Preference("above_price", f"{round(anchor + 0.01, 2):.2f}".rstrip("0").rstrip(".")))
+            said = []
+        if said and float(said[0].value) < anchor:
+            prefs = [p for p in prefs if p.attribute != "below_price"] + said
         state.preferences = prefs
     else:
         state.limits = [lim for lim in state.limits if lim[0] != key] + [[key, "<" if way == "down" else ">", anchor]]

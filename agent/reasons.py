@@ -47,7 +47,9 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
     if item.brand and any(b.lower() == item.brand.lower() for b in c.brands):
         first.append(f"from {item.brand}, the brand you asked for")
     if item.price is not None:
-        if c.max_price is not None and item.price <= c.max_price:
+        if c.relative_price:  # a critique's bound is no budget the shopper said: state the price alone
+            first.append(f"priced at {price_text(item.price)}")
+        elif c.max_price is not None and item.price <= c.max_price:
             first.append(f"{price_text(item.price)}, within your {price_text(c.max_price)} budget")
         elif c.max_price is not None:
             first.append(f"{price_text(item.price)}, over your {price_text(c.max_price)} budget")

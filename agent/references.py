@@ -98,7 +98,7 @@ def _catalog_names(index: CatalogIndex) -> list[tuple[str, frozenset[str], froze
         name = frozenset(w for w in tokens(head) if w not in _NAME_STOP and (len(w) > 2 or w.isdigit()))
         author = frozenset(tokens(item.attributes.get("author", "")))
         model = re.sub(r"[^a-z0-9]", "", item.attributes.get("model", "").lower())
-        if 0 < len(name) <= 4:
+        if 0 < len(name) <= 4 and (len(name) >= 2 or any(len(w) >= 5 or w.isdigit() for w in name)):
             out.append((item.item_id, name, author if len(author) >= 2 else frozenset(), model))
         elif len(author) >= 2 or len(model) >= 4:
             out.append((item.item_id, frozenset(), author if len(author) >= 2 else frozenset(), model))

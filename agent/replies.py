@@ -67,7 +67,9 @@ def intro(ctx: Context, st: DialogueState, picks: list[Pick], notes: list[str], 
     if c.brands:
         parts.append("from " + " or ".join(c.brands))
     if c.max_price is not None and ctx.vocab.has_prices:
-        parts.append("up to " + price_text(c.max_price))
+        parts.append(("below " if c.relative_price else "up to ") + price_text(c.max_price))
+    elif c.min_price is not None and c.relative_price and ctx.vocab.has_prices:
+        parts.append("above " + price_text(c.min_price))
     what = (" " + ", ".join(parts)) if parts else ""
     start = "New search: h" if topic_change else "H"
     text = f"{start}ere {'is' if len(picks) == 1 else 'are'} {len(picks)} pick{'s' if len(picks) > 1 else ''}{what}."

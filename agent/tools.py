@@ -98,7 +98,7 @@ class ToolBox:
             hits = self._soft_filter(hits, c)
             if hits:
                 break
-        if hits and c.must and "must" not in drop and len(hits) < self.settings.picks_per_turn:
+        if len(hits) == 1 and c.must and "must" not in drop:
             # Fewer exact matches than picks: the closest near-misses follow them; their reasons say what differs.
             seen = {s.item.item_id for s in hits} | exclude
             relaxed = self._soft_filter(self._gather(query, c.filters(drop | {"must"}), seen, like), c)

@@ -235,6 +235,9 @@ def _parse_budget(low: str, update: Update) -> str:
         if kind in ("min",) and not explicit and not re.match(r"\s*(dollars|usd|bucks)", low[m.end():]):
             continue  # "over 2 kg" or "more than 2 people" are not prices
         value = float(amount)
+        if kind == "around" and re.match(r"\s*(?:dollars|usd|bucks)?\s*(?:max|maximum|tops|at most|or less)\b",
+                                         low[m.end():]):
+            kind = "max"  # "about 100 bucks max"
         if kind == "around":
             update.preferences += [Preference("min_price", _fmt(value * 0.75)), Preference("max_price", _fmt(value * 1.25))]
         elif kind == "min":

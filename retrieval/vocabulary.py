@@ -49,7 +49,8 @@ class Vocabulary:
     level_phrases: set[tuple[str, ...]] = field(default_factory=set)  # stems of multi-word levels ("espresso machine")
     has_prices: bool = False
     value_levels: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (key, value) -> levels having it
-    count_keys: set[str] = field(default_factory=set)  # attributes whose values are bare head counts ("sleeps": "2")
+    count_keys: set[str] = field(default_factory=set)
+    numeric_keys: set[str] = field(default_factory=set)  # attributes whose values are quantities ("800 lumens")  # attributes whose values are bare head counts ("sleeps": "2")
     max_n: int = 4
     index: CatalogIndex | None = field(default=None, repr=False, compare=False)  # for lexical disambiguation
 
@@ -140,6 +141,7 @@ def vocabulary(index: CatalogIndex) -> Vocabulary:
     for (key, value), _n in value_count.items():
         numeric[key.lower()] = numeric.get(key.lower(), True) and value.strip().isdigit()
     vocab.count_keys = {k for k, bare in numeric.items() if bare}
+    vocab.numeric_keys = {key.lower() for (key, value) in value_count if re.match(r"\s*\d", value)}
     taken = {s for key in vocab.brands for s in key} | set(vocab.by_stem) | {
         s for key, pairs in vocab.values.items() for s in key if any(v.lower() not in ("yes", "true") for _, v in pairs)}
     for word, keys in flag_words.items():
