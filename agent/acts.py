@@ -54,8 +54,8 @@ COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|vs\.?
 CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
     (r"\b(cheaper|less expensive|lower[- ]priced|lower price|more affordable|too (expensive|pricey|much)|"
      r"costs? less|less money|a bit less|budget option|something less)\b", "price", "down"),
-    (r"\b(more premium|pricier|more expensive|higher[- ]end|better quality|fancier|step up|upgrade|"
-     r"more upmarket|top[- ]end|splurge)\b", "price", "up"),
+    (r"\b(more premium|pricier|more expensive|higher[- ]end|better quality|higher quality|fancier|nicer|step up|"
+     r"upgrade|more upmarket|top[- ]end|splurge|a better one)\b", "price", "up"),
     (r"\b(lighter|less heavy|weighs less)\b", "weight", "down"),
     (r"\b(heavier|sturdier)\b", "weight", "up"),
     (r"\b(bigger|larger|roomier|more room|more space|longer)\b", "size", "up"),
@@ -243,8 +243,8 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if "different" in update.intents:
         reading.act = "different"
         return reading
-    if reading.social and not needs and not _content(update) and not update.feedback:
-        reading.act = "social"
+    if reading.social and reading.social != "hello" and not needs and not _content(update) and not update.feedback:
+        reading.act = "social"  # a greeting alone goes on as a request: the policy's first question is the answer
         return reading
     if "off_topic" in update.intents and not needs:
         reading.act = "off_topic"

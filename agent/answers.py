@@ -31,8 +31,12 @@ KEY_HINTS: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = tuple((re.compile(p)
     (r"\b(warrant(y|ies)|guarantee)\b", ("warranty",)),
     (r"\b(people|persons?|sleeps?|how many (can|does it) fit)\b", ("sleeps", "capacity", "seats")),
     (r"\b(capacity|holds?|litres?|liters?|how much (water|coffee))\b", ("capacity", "water_tank", "volume")),
-    (r"\b(size|sizes|big|bigger|biggest|large|larger|small|smaller|dimensions?|long|longer|length|wide|width|"
-     r"tall|height|diameter)\b", ("size", "length", "diameter", "dimensions", "width", "height", "capacity")),
+    (r"\b(tall|taller|tallest|height|how high)\b", ("height",)),
+    (r"\b(rain|wet|water ?proof|waterproof|splash|showers?)\b", ("waterproof", "water_resistant")),
+    (r"\b(bright|brighter|brightest|brightness|lumens?)\b", ("brightness",)),
+    (r"\b(loud|louder|loudest|sound output)\b", ("output_power", "max_volume")),
+    (r"\b(size|sizes|big|bigger|biggest|large|larger|small|smaller|dimensions?|long|longer|length|wide|wider|"
+     r"widest|width|diameter)\b", ("size", "length", "diameter", "dimensions", "width", "capacity")),
     (r"\b(power|powerful|watts?|wattage|strong|stronger|torque|volts?|voltage)\b",
      ("wattage", "power", "voltage", "max_torque")),
     (r"\b(pages?|how long is (the|this|it))\b", ("pages", "print_length", "hardcover", "paperback")),
@@ -118,7 +122,7 @@ def _partly_named(low: str, keys: set[str]) -> str | None:
     """The key most of whose informative words the question uses ("how bright" -> brightness is not; "the blade
     length" -> blade_length; "thickest branch ... cut" -> cutting_capacity): at least one word, most words wins."""
     words = {stem(t) for t in tokens(low) if t not in _QUESTION_STOP and len(t) > 3}
-    words |= {w[:-2] for w in words if w.endswith("st")} | {w[:5] for w in words if len(w) > 6}
+    words |= {w[:-2] for w in words if w.endswith("st")} | {w[:5] for w in words if len(w) >= 5}
     best, score = None, 0
     for key in sorted(keys):
         parts = [stem(p) for p in key.split("_") if len(p) > 3 and p not in ("max", "min")]

@@ -23,7 +23,7 @@ from agent.state import DialogueState, Session, Turn
 from agent.tools import SEEN_ALL, ToolBox, value_of
 from agent.understand import normalise
 from agent.wording import model_preferences, reword
-from retrieval.vocabulary import Preference, english_words, stem
+from retrieval.vocabulary import Preference, category_of_phrase, english_words, stem
 
 _YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|go ahead|fine|do it|why not)\b", re.I)
 HANDOFF_TEXT = ("I can't answer that here: I only know what the product listings say (prices, specs and "
@@ -71,8 +71,8 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         return Turn("assistant", answer(reading.items, reading.asked, text, ctx.index), act="answer")
     if reading.act == "handoff":
         return Turn("assistant", HANDOFF_TEXT.format(topic=_topic(text)), act="handoff", handoff=True)
-    if reading.act == "social":
-        return _social(ctx, session, reading)
+    if reading.act == "social" and not (reading.social in ("hello", "ack", "") and not st.shown):
+        return _social(ctx, session, reading)  # before any picks, "hi" / "ok" go on to the policy's question
     if reading.act == "off_topic":
         return Turn("assistant", prefix + redirect(ctx), act="refuse" if prefix else "social")
     if pending.startswith("relax:") and (_YES.search(text) or update.intents & {"show_now"}):
@@ -89,14 +89,28 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         turn = _feedback(ctx, session, reading)
         if turn is not None:
             return turn
+        if reading.items:  # "I don't want the Hammerline 18V drill": its title words are no new (avoided) needs
+            update.preferences = [p for p in update.preferences if p.attribute in ("max_price", "min_price")]
+            update.query = ""
     like = _more_like(ctx, session, reading)
     if reading.act in ("critique", "superlative"):
         update.preferences = [p for p in update.preferences if p.attribute != "price_band"]
+    if reading.act == "request" and not [p for p in update.preferences if p.attribute == "category"] and (
+            not [p for p in st.preferences if p.attribute == "category"] or REQUEST_Q.search(text.lower())):
+        phrase = product_phrase(text)  # "100 ft garden hose" -> Watering, by the items the phrase finds
+        level = category_of_phrase(phrase, ctx.vocab) if phrase and update.query else None
+        if level:
+            update.preferences.append(Preference("category", level))
+    # A changed need may make an item already seen the best answer now; "more kettles" never repeats one.
+    before = {(p.attribute, p.value.lower(), p.wanted) for p in st.preferences}
+    changed = reading.act == "critique" or any((p.attribute, p.value.lower(), p.wanted) not in before
+                                               for p in update.preferences if p.attribute != "price_band")
     topic_change = apply_update(st, update, ctx.vocab)
     notes: list[str] = []
     if reading.act == "critique":
         on_screen = [p.item for p in last_picks(session)]
-        if not apply_critique(st, reading.key, reading.way, reading.items, on_screen, value_of):
+        beyond = bool(re.search(r"\bthan (those|these|them|all|any of them|the others)\b", text.lower()))
+        if not apply_critique(st, reading.key, reading.way, reading.items, on_screen, value_of, beyond):
             notes.append(f"The picks list no {reading.key} to compare, so I kept your other needs.")
         if len(reading.items) == 1 and reading.key == "price":
             like = reading.items[0].item_id  # "like #2 but cheaper"
@@ -115,14 +129,12 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             return Turn("assistant", prefix + intro(ctx, st, picks, box.notes, topic_change), picks,
                         act="recommend")
     if not update.intents & {"show_now", "different", "see_again", "more_like"} and not update.feedback and \
-            reading.act in ("request",) and not (reading.social == "hello" and st.shown):
+            reading.act in ("request", "social") and not (reading.social == "hello" and st.shown):
         candidates = box.ranked(60)
         question = box.ask(candidates)
         if should_ask(st, update, question, ctx.settings):
             hello = "Hi! " if reading.social == "hello" else ""
             return ask(st, question, prefix + hello)
-    # A changed need may make an item already seen the best answer now; a plain "more" never repeats one.
-    changed = bool([p for p in update.preferences if p.attribute != "price_band"]) or reading.act == "critique"
     picks = box.recommend(include_shown="see_again" in update.intents or (changed and not topic_change), like=like,
                           different=reading.act == "different" or "different" in update.intents)
     picks = reword(ctx, picks, st)
@@ -253,12 +265,7 @@ def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text:
         return None
     if any(p.attribute == "category" and p.wanted for p in st.preferences) and not asks_new:
         return None  # refining the current kind of product, not asking for another
-    clause = re.split(r"[,.;!?]", text.lower())[0]
-    clause = re.sub(r"^\W*(so,? |and |but |ok,? |okay,? |hmm+,? |well,? )?((do|does|would|can|could) (you|u) (have|sell|"
-                    r"carry|stock|get|show|recommend|suggest|find)|have you got|got any|is there any|are there any|"
-                    r"i'?m looking for|looking for|i need|i want|i'?d like|show me|find me|any)\b", " ", clause)
-    product = re.split(r"\b(?:with|that|which|for|under|over|below|above|in|from|by|of|to|at|around|about|between|"
-                       r"without|but|and|so|because|like|you|size)\b", clause)[0]
+    product = product_phrase(text)
     words = [w for w in re.findall(r"[a-z]+", product) if len(w) > 2 and w not in ("the", "some", "any", "one")]
     if not words:
         return None
@@ -271,6 +278,17 @@ def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text:
     if head in known or stem(head) in known or stem(head) in ctx.vocab.by_stem:
         return None
     return " ".join(words[-2:]) if len(words) >= 2 and words[-2] not in NOT_PRODUCTS else head
+
+
+def product_phrase(text: str) -> str:
+    """The words naming the product in a request: the first clause, without "do you have" / "I need", up to the
+    first preposition ("waterproof hiking boots, size 10" -> "waterproof hiking boots")."""
+    clause = re.split(r"[,.;!?]", text.lower())[0]
+    clause = re.sub(r"^\W*(so,? |and |but |ok,? |okay,? |hmm+,? |well,? )?((do|does|would|can|could) (you|u) (have|sell|"
+                    r"carry|stock|get|show|recommend|suggest|find)|have you got|got any|is there any|are there any|"
+                    r"i'?m looking for|looking for|i need|i want|i'?d like|show me|find me|any)\b", " ", clause)
+    return re.split(r"\b(?:with|that|which|for|under|over|below|above|in|from|by|of|to|at|around|about|between|"
+                    r"without|but|and|so|because|like|you|size)\b", clause)[0].strip()
 
 
 @lru_cache(maxsize=8)

@@ -93,10 +93,10 @@ def is_topic_change(state: DialogueState, update: Update, vocab: Vocabulary | No
     A new category in the same department ("lab equipment" -> "only beakers") narrows instead: brand and
     budget stay.
     """
-    if "reset" in update.intents and update.preferences:  # "actually, a kettle": a new need, not just "actually"
-        return True
     new = {p.value for p in update.preferences if p.attribute == "category" and p.wanted}
     old = {p.value for p in state.preferences if p.attribute == "category" and p.wanted}
+    if "reset" in update.intents and new and new != old:  # "scratch that, a cat tree": a new kind of thing
+        return True
     if not (new and old) or new & old:
         return False
     if vocab is None:
@@ -235,7 +235,7 @@ def _join(values: list[str]) -> str:
 # ---------------------------------------------------------------------- critiques
 
 def apply_critique(state: DialogueState, key: str, way: str, reference: list[Item], on_screen: list[Item],
-                   value: Callable[[Item, str], float | None]) -> bool:
+                   value: Callable[[Item, str], float | None], beyond_all: bool = False) -> bool:
     """Move a constraint relative to the referenced item, else the median of the picks on screen: "cheaper" caps
     the price below it, "more premium" puts a floor above it, "lighter" / "bigger" / "more powerful" limit that
     attribute. Returns False when nothing shown has that value to move from."""
@@ -243,7 +243,12 @@ def apply_critique(state: DialogueState, key: str, way: str, reference: list[Ite
     values = [v for v in (value(i, key) for i in pool) if v is not None]
     if not values:
         return False
-    anchor = values[0] if len(reference) == 1 else float(np.median(values))
+    if len(reference) == 1:
+        anchor = values[0]
+    elif beyond_all:  # "nicer than those", "cheaper than all of them": past every one shown
+        anchor = max(values) if way == "up" else min(values)
+    else:
+        anchor = float(np.median(values))
     if key == "price":
         prices = ("max_price", "min_price", "below_price", "above_price", "price_band")
         said = [p for p in state.preferences if p.attribute == "max_price"]  # a stated budget still holds

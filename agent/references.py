@@ -22,7 +22,8 @@ _PAIR = re.compile(r"(?:#|number |no\. ?|option |pick )?\b([1-5]|first|second|th
                    r"last)\b(?: one| pick| item| option)?\s*(?:and|&|,|vs\.?|versus|or|with|to)\s*(?:the )?"
                    r"(?:#|number |no\. ?|option |pick )?\b([1-5]|first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|"
                    r"last)\b")
-_ALL = re.compile(r"\b(both|all of them|all three|all five|these|those|them|each|either|any of them|all)\b")
+_ALL = re.compile(r"\b(both|all of them|all three|all five|each|either|any of them|all)\b")
+_THEM = re.compile(r"\b(these|those|them|they)\b")  # the item(s) in focus, else every pick on screen
 _PRONOUN = re.compile(r"\b(it|its|it's|this|that|this one|that one|the one|the same|that model|this model)\b")
 _LIKED = re.compile(r"\b(the one i (liked|loved|picked|chose)|my favou?rite)\b")
 _SMALL = frozenset("the a an of for with and or in on to by is it this that one from new pro mini max plus set".split())
@@ -140,6 +141,9 @@ def resolve(low: str, session: Session, ordinal: int | None, items_by_id: dict[s
         return [items_by_id[st.liked[-1]]], "liked"
     if picks and _ALL.search(low):
         return [p.item for p in picks], "all"
+    if picks and _THEM.search(low):
+        focus = [items_by_id[i] for i in st.focus if i in items_by_id]
+        return (focus, "focus") if focus else ([p.item for p in picks], "all")
     if _PRONOUN.search(low):
         focus = [items_by_id[i] for i in st.focus if i in items_by_id]
         if focus:

@@ -7,6 +7,7 @@ Both control modes use the same `ToolBox`: the guided policy calls its typed met
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Iterable
 
 import numpy as np
@@ -94,14 +95,15 @@ class ToolBox:
                     continue
                 drop = drop | {step}
                 self.notes.append(RELAX_NOTE[step])
-            hits = self._gather(query, c.filters(drop), exclude, like)
-            hits = self._soft_filter(hits, c)
+            hits = self._soft_filter(self._gather(query, c.filters(drop), exclude, like), c)
+            if not hits and step == "must" and _soft_only(c) != c.must:
+                hits = self._soft_filter(self._gather(query, _firm(c).filters(drop - {"must"}), exclude, like), c)
             if hits:
                 break
         if len(hits) == 1 and c.must and "must" not in drop:
             # Fewer exact matches than picks: the closest near-misses follow them; their reasons say what differs.
             seen = {s.item.item_id for s in hits} | exclude
-            relaxed = self._soft_filter(self._gather(query, c.filters(drop | {"must"}), seen, like), c)
+            relaxed = self._soft_filter(self._gather(query, _firm(c).filters(drop), seen, like), c)
             leaves = {s.item.category_path[-1] for s in hits if s.item.category_path}
             relaxed = [s for s in relaxed if s.item.category_path and s.item.category_path[-1] in leaves]
             if relaxed:
@@ -210,7 +212,9 @@ class ToolBox:
         self.buffer.update({s.item.item_id: s for s in ranked})
         rng = random.Random(f"{self.settings.seed}:{self.session.session_id}:{st.turn_count}")
         diversity = max(self.settings.diversity, 0.7) if different else self.settings.diversity
-        choices = diversify(self.index, ranked, k, diversity, self.settings.explore if ids is None else 0.0,
+        c = constraints_of(st)
+        explore = self.settings.explore if ids is None and not c.categories else 0.0  # a stated kind: no wild cards
+        choices = diversify(self.index, ranked, k, diversity, explore,
                             st.bandit, interest_profile(self.index, self.session) or None, rng)
         c = constraints_of(st)
         picks = []
@@ -340,6 +344,18 @@ def _last_picks(session: Session) -> list[Pick]:
         if turn.role == "assistant" and turn.picks:
             return turn.picks
     return []
+
+
+SOFT_KEYS = ("use_case", "skill_level", "color", "colour", "finish", "style")  # what it is for, not what it is
+
+
+def _soft_only(c: Constraints) -> dict[str, str]:
+    return {k: v for k, v in c.must.items() if k.lower() in SOFT_KEYS}
+
+
+def _firm(c: Constraints) -> Constraints:
+    """The constraints with the soft attribute wishes dropped and the firm ones (cordless, sleeps 2) kept."""
+    return replace(c, must={k: v for k, v in c.must.items() if k.lower() not in SOFT_KEYS})
 
 
 def _has(c: Constraints, step: str) -> bool:

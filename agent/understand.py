@@ -97,8 +97,8 @@ _NUMBER_WORDS = re.compile(r"\b(?:(?:a|an|one|two|three|four|five|six|seven|eigh
                            r"eight|nine))?)?|(?:" + "|".join(_TENS) + r")(?:[\s-]+(?:one|two|three|four|five|six|seven|"
                            r"eight|nine))?|(?:" + "|".join(_SMALL_NUMBERS) + r")(?=\s*(?:bucks|dollars|quid|usd|"
                            r"people|persons?|person|kg|kilos?|pounds|lbs?|liters?|litres?|inch|inches|hours|speeds|"
-                           r"cups|bar|watts?|volts?|ah\b|mah\b|-person|-season|-seater|seater)))\b", re.I)
-_SHORT_MONEY = re.compile(r"\b(\d+(?:\.\d+)?)\s*k\b(?=\s*(?:bucks|dollars|budget|max|or less|\b))", re.I)
+                           r"cups|bar|watts?|volts?|ah\b|mah\b|-person|-season|-seater|seater|of us)))\b", re.I)
+_SHORT_MONEY = re.compile(r"(?:(?<=\$)|(?<=under )|(?<=below )|(?<=budget of )|(?<=up to ))(\d+(?:\.\d+)?)\s*k\b", re.I)
 
 
 def _words_to_number(phrase: str) -> int:
@@ -317,7 +317,7 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
                 matched = {t for t in toks[:end] if t in stems_of}
                 is_head = vocab.level_head.get(level) in matched
                 coverage = len(matched) / len(stems_of)
-                if not (is_head or coverage >= 0.5):
+                if not (is_head or coverage > 0.5):
                     continue  # "tape" alone does not mean "Adhesive Tapes Filament Tape"
                 if not wanted:
                     if vocab.level_head.get(level) == s:

@@ -74,7 +74,7 @@ def test_template_reasons_are_grounded_and_honest(index):
     assert "cordless" in good.lower() and "$79.99" in good and "$100" in good and "Voltmark" in good
     assert check_grounded(good, item(index, "t-drill-1"), state, vocab)
     partial = template_reason(item(index, "t-drill-2"), c)
-    assert "corded rather than cordless" in partial  # says what does not fit
+    assert "power source is corded, not cordless" in partial  # says what does not fit
     assert check_grounded(partial, item(index, "t-drill-2"), state, vocab)
 
 
