@@ -40,12 +40,15 @@ HANDOFF = re.compile(
     r"refunds?|exchange it|invoices?|receipts?|order status|my order|track(ing)? (my )?(order|package|parcel)|"
     r"in stock|out of stock|back in stock|restock|stock levels?|availability|payment|pay (with|by|in)|paypal|"
     r"credit card|installments?|financing|store hours|opening hours|gift ?wrap(ping)?|price match|customs|"
-    r"sales tax|vat|pick ?up in store|warranty claim|total (cost|price)|final pri[cs]e|"
+    r"sales tax|vat|pick ?up in store|warranty claim|get (it|them|this|that) to (me|us)|how (long|soon) (will|would|does|"
+    r"until) (it|they|delivery|shipping)|by (monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|next "
+    r"week)|total (cost|price)|final pri[cs]e|"
     r"the invoice|check ?out|place (an|the|my) order|add (it|them|this) to (my )?(cart|basket)|photos?|pictures?|"
     r"pics?|images?|black friday|cyber monday|cheaper elsewhere|price drop|gift card|membership|loyalty)\b")
 PRONOUN_Q = re.compile(r"\b(it|its|this|that|these|those|they|them|this one|that one)\b")
-ORDER = re.compile(r"\b(i'?ll take (it|that|this|them|both|the)|please take|i'?ll buy|buy (it|them|both|this|that)|"
-                   r"(i'?ll|i will|i'?d|let'?s) (go|settle) (for|with)|"
+DECIDE = re.compile(r"\b((i'?ll|i will|i'?d|let'?s|gonna) (go|settle) (for|with)|i'?ll (take|get|have) (it|that|this|"
+                    r"the|those|these|both))\b")
+ORDER = re.compile(r"\b(please take|i'?ll buy|buy (it|them|both|this|that)|"
                    r"order (it|them|this|that)|i want to (buy|order)|purchase (it|them|this|that))\b")
 REQUEST_Q = re.compile(r"^\W*(so,? |and |but |ok,? |okay,? |hmm+,? )?(do|does|would|can|could) (you|u) (have|sell|carry|stock|"
                        r"get|show|recommend|suggest|find)|^\W*(have you got|got any|is there any|are there any|any)\b")
@@ -197,6 +200,9 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if ORDER.search(low):  # placing an order is the shop's job: hand it over, and note the liking
         reading.act, reading.handoff, reading.feedback = "handoff", True, "like"
         return reading
+    if DECIDE.search(low) and not question:  # "I'll go with the first one": a choice, noted with thanks
+        reading.act, reading.feedback, reading.social = "social", "like", "decided"
+        return reading
     explicit = how in ("number", "name", "catalog")
     if reading.handoff and not (explicit and _names_attribute(low, items, session, ctx)) and not [
             p for p in needs if p.attribute in ("category", "brand") and p.wanted]:
@@ -221,8 +227,9 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if feedback and (items or update.feedback) and not question:
         reading.act, reading.feedback = "feedback", update.feedback or feedback
         return reading
-    new_need = any(p.attribute in ("category", "brand") and p.wanted for p in needs) or bool(
-        REQUEST_Q.search(low) and not items)
+    about_pick = bool(items) or bool(on_screen and PRONOUN_Q.search(low) and not REQUEST_Q.search(low))
+    new_need = not about_pick and (any(p.attribute in ("category", "brand") and p.wanted for p in needs) or bool(
+        REQUEST_Q.search(low)))
     asked = asked_about(low, items or on_screen, ctx.vocab) if (items or on_screen) else Asked(None)
     pointed = bool(on_screen and PRONOUN_Q.search(low))  # "what does that do?" with picks on screen
     if question and (items or on_screen) and not new_need and "different" not in update.intents and (

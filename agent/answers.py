@@ -191,7 +191,7 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
         value = _get(item, key)
         if value is not None:
             return _attribute_answer(name, key, value, asked.value)
-        quoted = best_sentence(item, f"{_phrase(key)} {question}", index, must_share=set(stems(_phrase(key))))
+        quoted = best_sentence(item, f"{_phrase(key)} {question}", index)
         if quoted:
             return f"The listing says: \"{quoted}\""
         what = f"whether it is {asked.value}" if asked.value else f"its {_phrase(key)}"

@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 
 from agent.acts import REQUEST_Q, Reading, read_acts, unreadable_reply
-from agent.answers import answer, compare
+from agent.answers import answer, compare, name_of
 from agent.context import Context
 from agent.policy import apply_critique, apply_update, constraints_of, should_ask
 from agent.prompts import REFUSAL
@@ -20,7 +20,7 @@ from agent.reasons import price_text
 from agent.references import last_picks
 from agent.replies import ask, intro, record_feedback, redirect
 from agent.state import DialogueState, Session, Turn
-from agent.tools import SEEN_ALL, ToolBox, value_of
+from agent.tools import NO_PRICES, SEEN_ALL, ToolBox, value_of
 from agent.understand import normalise
 from agent.wording import model_preferences, reword
 from retrieval.vocabulary import Preference, category_of_phrase, english_words, stem
@@ -71,6 +71,12 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         return Turn("assistant", answer(reading.items, reading.asked, text, ctx.index), act="answer")
     if reading.act == "handoff":
         return Turn("assistant", HANDOFF_TEXT.format(topic=_topic(text)), act="handoff", handoff=True)
+    if reading.social == "decided":
+        chosen = reading.items or [p.item for p in last_picks(session)][:1]
+        if chosen:
+            record_feedback(ctx, session, chosen[0].item_id, "like")
+            return Turn("assistant", f"Good choice: the {name_of(chosen[0])}. I've noted that you like it; the shop "
+                                     "takes care of buying it. Anything else I can find for you?", act="social")
     if reading.act == "social" and not (reading.social in ("hello", "ack", "") and not st.shown):
         return _social(ctx, session, reading)  # before any picks, "hi" / "ok" go on to the policy's question
     if reading.act == "off_topic":
@@ -134,7 +140,9 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         question = box.ask(candidates)
         if should_ask(st, update, question, ctx.settings):
             hello = "Hi! " if reading.social == "hello" else ""
-            return ask(st, question, prefix + hello)
+            budget = any(p.attribute in ("max_price", "min_price") for p in update.preferences)
+            note = NO_PRICES + " " if budget and not ctx.vocab.has_prices else ""
+            return ask(st, question, prefix + hello + note)
     picks = box.recommend(include_shown="see_again" in update.intents or (changed and not topic_change), like=like,
                           different=reading.act == "different" or "different" in update.intents)
     picks = reword(ctx, picks, st)

@@ -22,6 +22,10 @@ GENERIC = frozenset(
     "and the for with products product supplies supply accessories accessory equipment items item other "
     "home improvement professional industrial scientific general misc tools tool kit kits parts part set sets "
     "pet garden lawn office sports outdoor outdoors kitchen electronics".split())
+FUNCTION_WORDS = frozenset(  # a one-word brand that stems to one of these ("ARES" -> "are") would fire on any text
+    "a an the and or but if of at by for with about to from in on up out is are was were be been am do does did "
+    "have has had it its this that these those they them he she we you your our my me i not no so too very can "
+    "will would should could may might must one all any some more most other new".split())
 FLAG_WORDS = frozenset("safe compatible built proof level life type friendly ready resistant rate collection port".split())  # too generic alone
 _BOOL_VALUES = frozenset({"yes", "no", "true", "false"})
 
@@ -111,7 +115,7 @@ def vocabulary(index: CatalogIndex) -> Vocabulary:
             phrase = " ".join(key)  # "Super Glue" the brand vs "super glue" the product
             if sum(phrase in t for t, b in titles if b != brand) > 3 * n + 5:
                 continue
-        short = len(key[0]) < 3 and not any(ch.isdigit() for ch in key[0]) if key else True
+        short = (len(key[0]) < 3 and not any(ch.isdigit() for ch in key[0]) or key[0] in FUNCTION_WORDS) if key else True
         if not key or (len(key) == 1 and (short or title_df.get(key[0], 0) > 3 * n + 5)):
             continue
         vocab.brands[key] = brand
