@@ -85,8 +85,9 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         kind = pending[6:]  # the shopper agreed to drop the constraint that left nothing, or to see them again
         if kind == "seen":
             update.intents.add("see_again")
-        gone = ("max_price", "min_price") if kind == "price" else (kind,)
-        st.preferences = [p for p in st.preferences if not (p.attribute in gone and p.wanted)]
+        gone = ("max_price", "min_price", "below_price", "above_price") if kind == "price" else (kind,)
+        st.preferences = [p for p in st.preferences if not ((p.attribute in gone or kind == "must" and
+                                                            p.attribute.startswith("attr:")) and p.wanted)]
         if kind == "price":  # past the budget, the nearest prices first
             st.preferences = [p for p in st.preferences if p.attribute != "price_band"]
             st.preferences.append(Preference("price_band", "low"))
@@ -247,6 +248,11 @@ def _blocked(ctx: Context, st: DialogueState, box: ToolBox, prefix: str) -> Turn
         if c.max_price is not None and ctx.vocab.has_prices:
             offer = f"Shall I look past your {price_text(c.max_price)} budget? Or say 'show them again'."
             st.pending_question, st.pending_options = "relax:price", ["yes"]
+        elif c.must:
+            wished = " and ".join(f"{k.replace('_', ' ')} {v}" if v.lower() not in ("yes", "true") else
+                                  k.replace("_", " ") for k, v in list(c.must.items())[:2])
+            offer = f"Those are all that match {wished}. Shall I show ones that differ on that? Or say 'show them again'."
+            st.pending_question, st.pending_options = "relax:must", ["yes"]
         elif c.brands:
             offer = f"Shall I look beyond {' or '.join(c.brands)}? Or say 'show them again'."
             st.pending_question, st.pending_options = "relax:brand", ["yes"]
@@ -278,7 +284,7 @@ def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text:
     if not words:
         return None
     head = words[-1]
-    if head.endswith(("er", "est", "ly", "ful", "ous", "ive", "able", "ible")) and not head.endswith("ster"):
+    if head.endswith(("er", "est", "ly", "ful", "ous", "ive", "able", "ible", "ing")) and not head.endswith("ster"):
         return None  # "cheaper", "newer": a wish about the picks, not a product the catalog lacks
     if head in NOT_PRODUCTS or head not in english_words() and stem(head) not in english_words():
         return None  # a person, an occasion, or a name the catalog may know by another spelling
@@ -291,7 +297,9 @@ def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text:
 def product_phrase(text: str) -> str:
     """The words naming the product in a request: the first clause, without "do you have" / "I need", up to the
     first preposition ("waterproof hiking boots, size 10" -> "waterproof hiking boots")."""
-    clause = re.split(r"[,.;!?]", text.lower())[0]
+    clauses = [c for c in re.split(r"[,.;!?]", text.lower()) if c.strip()]
+    greet = re.compile(r"^\W*(hey|hi|hello|hiya|thanks|thank you|ok|okay|so|well|hmm+|oh|yes|no|sure)\W*$")
+    clause = next((c for c in clauses if not greet.match(c)), "")
     clause = re.sub(r"^\W*(so,? |and |but |ok,? |okay,? |hmm+,? |well,? )?((do|does|would|can|could) (you|u) (have|sell|"
                     r"carry|stock|get|show|recommend|suggest|find)|have you got|got any|is there any|are there any|"
                     r"i'?m looking for|looking for|i need|i want|i'?d like|show me|find me|any)\b", " ", clause)

@@ -119,6 +119,9 @@ def apply_update(state: DialogueState, update: Update, vocab: Vocabulary | None 
         state.pending_question, state.pending_options = "", []
         state.limits, state.focus = [], []
     cats = {p.value for p in [*state.preferences, *update.preferences] if p.attribute == "category" and p.wanted}
+    if vocab is not None and any(p.attribute == "category" and p.wanted for p in update.preferences):
+        state.preferences = [p for p in state.preferences if not (p.attribute.startswith("attr:") and p.wanted
+                                                                  and not _applies(p, cats, vocab))]
     for new in update.preferences:
         if vocab is not None and cats and new.attribute.startswith("attr:") and not _applies(new, cats, vocab):
             continue  # "a 4.0 Ah battery" names no power source for drills: the value belongs to other products

@@ -93,11 +93,16 @@ class ToolBox:
             if step is not None:
                 if not _has(c, step):
                     continue
-                drop = drop | {step}
+                seen_exact = self.index.allowed_rows(c.filters(drop), set(st.rejected) | set(st.owned) | exclude_ids)
+                if not include_shown and seen_exact is not None and seen_exact.any():
+                    break  # every exact match was shown already: ask before relaxing a stated need
                 self.notes.append(RELAX_NOTE[step])
+                if _soft_only(c):  # what it is for, its colour: these give way first
+                    hits = self._soft_filter(self._gather(query, _firm(c).filters(drop), exclude, like), c)
+                    if hits:
+                        break
+                drop = drop | {step}
             hits = self._soft_filter(self._gather(query, c.filters(drop), exclude, like), c)
-            if not hits and step == "must" and _soft_only(c) != c.must:
-                hits = self._soft_filter(self._gather(query, _firm(c).filters(drop - {"must"}), exclude, like), c)
             if hits:
                 break
         if len(hits) == 1 and c.must and "must" not in drop:

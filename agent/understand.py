@@ -146,6 +146,9 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
     if "injection" in update.intents:  # keep the shopping part, drop the instruction sentences
         low = ". ".join(s for s in re.split(r"[.!?\n]+", low) if not _INTENT_RE["injection"].search(s))
     ref = _ORDINAL_RE.search(low)
+    if ref and ref.group(1) and ref.group(1).lower() == "last" and re.search(
+            r"\blast (week|month|year|time|night|day|summer|winter|christmas|order)\b", low):
+        ref = None  # "my order from last week" points at no pick
     if ref:
         update.ordinal = _ORDINALS[ref.group(1).lower()] if ref.group(1) else int(ref.group(2)) - 1
         if _OWNED.search(low):
@@ -161,6 +164,7 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
     rest = _parse_budget(low, update)
     rest = _parse_counts(rest, vocab, update)
     _parse_vocabulary(rest, vocab, update)
+    _flags_over_categories(low, vocab, update)
     if _CHEAP.search(low) and not update.has("max_price"):
         update.preferences.append(Preference("price_band", "low"))
     elif _PREMIUM.search(low):
@@ -170,6 +174,28 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
     if "off_topic" in update.intents and (update.preferences or update.query and _known_share(update.query, vocab) > .5):
         update.intents.discard("off_topic")
     return update
+
+
+_HAS = re.compile(r"\b(has|have|having|with|built[- ]?in|integrated|comes with)\b")
+
+
+def _flags_over_categories(low: str, vocab: Vocabulary, update: Update) -> None:
+    """"if it has a grinder built in": a category whose head word belongs to one yes/no feature ("built in
+    grinder"), said after "has"/"with", is that feature of the product being discussed, not a new product."""
+    if not _HAS.search(low) or sum(p.attribute == "category" and p.wanted for p in update.preferences) == 0:
+        return
+    kept = []
+    for p in update.preferences:
+        head = vocab.level_head.get(p.value) if p.attribute == "category" and p.wanted else None
+        flags = {pair for key, pairs in vocab.values.items() if head and head in key and len(key) > 1
+                 for pair in pairs if pair[1].lower() in ("yes", "true")} if head else set()
+        after = head and re.search(_HAS.pattern + r"\W+(?:\w+\W+){0,3}?" + re.escape(head), low)
+        if len(flags) == 1 and after:
+            key, value = next(iter(flags))
+            kept.append(Preference(f"attr:{key}", value))
+        else:
+            kept.append(p)
+    update.preferences = kept
 
 
 def _resolve_answer(low: str, options: list[str], pending: str, update: Update) -> str:
@@ -286,7 +312,7 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
         # A category's whole name ("espresso machines", "pour-over") names the category, not the attribute value
         # that shares a word with it (use case "espresso"), unless it follows "for" (what the thing is for).
         held = [False] * len(toks)
-        for n in range(2, min(vocab.max_n, len(toks)) + 1):
+        for n in range(1, min(vocab.max_n, len(toks)) + 1):  # "yoga mat", "a cat tree": the level, not the use
             for i in range(min(len(toks), _purpose_start(words)) - n + 1):
                 if tuple(toks[i:i + n]) in vocab.level_phrases:
                     held[i:i + n] = [True] * n

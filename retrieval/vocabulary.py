@@ -122,8 +122,8 @@ def vocabulary(index: CatalogIndex) -> Vocabulary:
     for level in vocab.level_depth:
         ordered = [s for s in stems(level) if s not in GENERIC and len(s) > 1]
         informative = frozenset(ordered)
-        if len(stems(level)) > 1:
-            vocab.level_phrases.add(stems(level))
+        if len(stems(level)) > 1 or (len(stems(level)) == 1 and len(stems(level)[0]) > 2):
+            vocab.level_phrases.add(stems(level))  # one-word levels too: "yoga" names Yoga before the use "yoga"
         if informative:
             vocab.levels[level] = informative
             vocab.level_head[level] = ordered[-1]
