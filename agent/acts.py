@@ -50,8 +50,8 @@ DECIDE = re.compile(r"\b((i'?ll|i will|i'?d|let'?s|gonna) (go|settle) (for|with)
                     r"the|those|these|both))\b")
 ORDER = re.compile(r"\b(please take|i'?ll buy|buy (it|them|both|this|that)|"
                    r"order (it|them|this|that)|i want to (buy|order)|purchase (it|them|this|that))\b")
-REQUEST_Q = re.compile(r"^\W*(so,? |and |but |ok,? |okay,? |hmm+,? )?(do|does|would|can|could) (you|u) (have|sell|carry|stock|"
-                       r"get|show|recommend|suggest|find)|^\W*(have you got|got any|is there any|are there any|any)\b")
+REQUEST_Q = re.compile(r"\b(do|does|would|can|could) (you|u) (have|sell|carry|stock|get|show|recommend|suggest|find)\b|"
+                       r"^\W*(\w+\W+)?(have you got|got any|is there any|are there any|any)\b")
 COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|vs\.?|versus|which (one|of|is|would|should)|"
                      r"better|best of (these|those|them)|or the)\b")
 CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
@@ -218,7 +218,8 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         reading.items = items if several else on_screen
         reading.asked = _compare_key(low, reading.items, ctx, critique or superlative)
         return reading
-    if superlative and not items and not (question and on_screen and not needs and re.search(r"\bwhich\b", low)):
+    if superlative and (not items or how == "catalog") and not (
+            question and on_screen and not needs and re.search(r"\bwhich\b", low)):
         reading.act, (reading.key, reading.way) = "superlative", superlative
         return reading
     if critique and (on_screen or items) and not (question and items and not update.query and _asks_value(low)):
@@ -226,6 +227,9 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         return reading
     if feedback and (items or update.feedback) and not question:
         reading.act, reading.feedback = "feedback", update.feedback or feedback
+        return reading
+    if how == "catalog" and (REQUEST_Q.search(low) or not question and not _names_attribute(low, items, session, ctx)):
+        reading.act = "show"  # "do you have any Stephen King books?": the named items themselves
         return reading
     about_pick = bool(items) or bool(on_screen and PRONOUN_Q.search(low) and not REQUEST_Q.search(low))
     new_need = not about_pick and (any(p.attribute in ("category", "brand") and p.wanted for p in needs) or bool(

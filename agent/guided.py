@@ -69,6 +69,11 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         if reading.act == "compare":
             return Turn("assistant", compare(reading.items, reading.asked, text.lower()), act="compare")
         return Turn("assistant", answer(reading.items, reading.asked, text, ctx.index), act="answer")
+    if reading.act == "show":
+        picks = reword(ctx, ctx.toolbox(session).show(reading.items), st)
+        if picks:
+            st.focus = []
+            return Turn("assistant", intro(ctx, st, picks, [], False), picks, act="recommend")
     if reading.act == "handoff":
         return Turn("assistant", HANDOFF_TEXT.format(topic=_topic(text)), act="handoff", handoff=True)
     if reading.social == "decided":
@@ -131,7 +136,7 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     if reading.act == "superlative":
         picks = box.extreme(reading.key, reading.way)
         if picks:
-            st.focus = []
+            st.focus = [picks[0].item.item_id]  # "how heavy is it?" next is about the extreme one
             picks = reword(ctx, picks, st)
             return Turn("assistant", prefix + intro(ctx, st, picks, box.notes, topic_change), picks,
                         act="recommend")
@@ -284,8 +289,10 @@ def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text:
     if not words:
         return None
     head = words[-1]
-    if head.endswith(("er", "est", "ly", "ful", "ous", "ive", "able", "ible", "ing")) and not head.endswith("ster"):
-        return None  # "cheaper", "newer": a wish about the picks, not a product the catalog lacks
+    if head.endswith(("ly", "ful", "ous", "ive", "able", "ible", "ing")) or any(
+            head.endswith(end) and (head[:-len(end)] in english_words() or head[:-len(end) - 1] in english_words())
+            for end in ("er", "est")):
+        return None  # "cheaper", "newer": a wish about the picks, not a product the catalog lacks ("potter" is)
     if head in NOT_PRODUCTS or head not in english_words() and stem(head) not in english_words():
         return None  # a person, an occasion, or a name the catalog may know by another spelling
     known = _product_words(ctx.index)

@@ -22,7 +22,7 @@ _PAIR = re.compile(r"(?:#|number |no\. ?|option |pick )?\b([1-5]|first|second|th
                    r"last)\b(?: one| pick| item| option)?\s*(?:and|&|,|vs\.?|versus|or|with|to)\s*(?:the )?"
                    r"(?:#|number |no\. ?|option |pick )?\b([1-5]|first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|"
                    r"last)\b")
-_ALL = re.compile(r"\b(both|all of them|all three|all five|each|either|any of them|all)\b")
+_ALL = re.compile(r"\b(both|all of them|all three|all five|each|either|any of them|all|the two|these two|those two)\b")
 _THEM = re.compile(r"\b(these|those|them|they)\b")  # the item(s) in focus, else every pick on screen
 _PRONOUN = re.compile(r"\b(it|its|it's|this|that|this one|that one|the one|the same|that model|this model)\b")
 _LIKED = re.compile(r"\b(the one i (liked|loved|picked|chose)|my favou?rite)\b")

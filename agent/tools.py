@@ -21,7 +21,7 @@ from agent.state import Pick, Session
 from retrieval.items import Item
 from retrieval.quantities import quantity
 from retrieval.search import CatalogIndex, Filters, ScoredItem
-from retrieval.vocabulary import Vocabulary
+from retrieval.vocabulary import Vocabulary, stem, stems
 
 POOL = 100  # candidates retrieved per search before re-ranking
 INTEREST_WEIGHT = 0.6  # relevance = search score + INTEREST_WEIGHT * interest (0..1)
@@ -236,6 +236,15 @@ class ToolBox:
         self.picks = picks
         return picks
 
+    def show(self, items: list[Item]) -> list[Pick]:
+        """The items the shopper named (by title, author or model number) as picks, with reasons."""
+        c = constraints_of(self.session.state)
+        banned = set(self.session.state.rejected) | set(self.session.state.owned)
+        picks = [Pick(i, 1.0, template_reason(i, c, None, False)) for i in items if i.item_id not in banned]
+        self.seen.update(p.item.item_id for p in picks)
+        self.picks = picks
+        return picks
+
     def extreme(self, key: str, way: str, k: int | None = None) -> list[Pick]:
         """Picks sorted by price or a numeric attribute ("the cheapest 2-person tent"), over every item that meets
         the stated constraints (shown ones included: the shopper asked for the extreme), the extreme one first."""
@@ -252,6 +261,9 @@ class ToolBox:
             pool = [ScoredItem(item, 0.0) for item in self.index.items if item.item_id not in exclude]
         elif mask is None or not c.categories:  # nothing pins the kind of product: the best matches are the field
             pool = self._soft_filter(self._gather(query, c.filters(drop), exclude, None), c)
+            nouns = [stem(w) for w in informative][-1:]  # "cheapest printer paper": items titled with "paper"
+            titled = [s for s in pool if nouns and nouns[0] in stems(s.item.title)]
+            pool = titled or pool
         else:
             pool = [ScoredItem(self.index.items[r], 0.0) for r in np.flatnonzero(mask)]
             pool = self._soft_filter(pool, c)

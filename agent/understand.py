@@ -38,6 +38,7 @@ _UNIT_WORDS = [(re.compile(_NUM + r"[\s-]*(?:liters?|litres?)\b"), r"\1 l"),
 # Intent patterns; they only set flags, so a matching phrase never executes anything.
 INTENTS = {
     "show_now": r"\bjust (show|recommend|give|pick)\b|\bshow (me|us)\b|\bsurprise me\b|\bwhat (else )?do you have\b|"
+                r"\bwhat (have|'ve) you got\b|\bwhat('ve| have) you got\b|\bwhat do you sell\b|"
                 r"\b(recommend|suggest) (me |us )?(some|something|anything|a few)\b|\bwhat would you (suggest|recommend)\b|"
                 r"\bwhatever\b|\b(don'?t|do not) (really )?care\b|\bno preference\b|\banything (is|will be|works) "
                 r"(fine|ok)|\byou (choose|pick|decide)\b|\b(skip|no more) (the )?questions?\b|^\s*(any|either|anything)\s*[.!]*\s*$",
