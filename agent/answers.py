@@ -58,7 +58,8 @@ _NO = ("no", "false")
 _IS_KEY = re.compile(r"(safe|compatible|proof|cancelling|canceling|reflective|adjustable|foldable|rechargeable|"
                      r"wireless|cordless|dimmable|able|ible|ive|ant)$")
 _QUESTION_STOP = frozenset("is it the a an does do this that one what how which can will are there have has of "
-                           "for to with in on be you your me my i its it's about any tell say said".split())
+                           "for to with in on be you your me my i its it's about any tell say said first second third "
+                           "fourth fifth last ones pick".split())
 MIN_SENTENCE_SIM = 0.45  # MiniLM cosine below which a description sentence does not answer the question
 
 
@@ -160,7 +161,7 @@ def overview(item: Item) -> str:
     specs = [f"{_phrase(k)} {v}" for k, v in item.attributes.items() if k.lower() not in ("model",)][:5]
     if specs:
         parts.append("Specs: " + "; ".join(specs) + ".")
-    first = sentences(item)[:2]
+    first = sentences(item)[1:3]
     if first:
         parts.append(f"The listing says: \"{' '.join(first)}\"")
     return " ".join(parts)
@@ -248,10 +249,23 @@ def _attribute_answer(name: str, key: str, value: str, asked_value: str | None) 
 
 
 def sentences(item: Item) -> list[str]:
-    """The description's sentences (and the title), for extractive answers."""
+    """The title and the description's sentences (long runs cut at commas), for extractive answers."""
     text = " ".join((item.description or "").split())
-    parts = [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\s*[•|;]\s*", text) if s.strip()]
-    return [p for p in parts if 12 <= len(p) <= 400][:40]
+    parts = [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\s*[•|;]\s*|\s+-\s+", text) if s.strip()]
+    out = [item.title]
+    for part in parts:
+        if len(part) <= 300:
+            out.append(part)
+            continue
+        chunk = ""
+        for piece in re.split(r"(?<=,)\s+", part):
+            if chunk and len(chunk) + len(piece) > 250:
+                out.append(chunk.strip())
+                chunk = ""
+            chunk += " " + piece
+        if chunk.strip():
+            out.append(chunk.strip())
+    return [p for p in out if 12 <= len(p) <= 400][:40]
 
 
 def best_sentence(item: Item, question: str, index: CatalogIndex, must_share: set[str] | None = None) -> str | None:
@@ -266,7 +280,8 @@ def best_sentence(item: Item, question: str, index: CatalogIndex, must_share: se
     want = {stem(t) for t in tokens(question) if t not in _QUESTION_STOP and len(t) > 2}
     if must_share:
         want &= must_share or want
-    overlap = [len(want & set(stems(s))) for s in cands]
+    loose = {w[:5] for w in want if len(w) >= 5}  # "accurate" meets "accuracy"
+    overlap = [max(len(want & set(stems(s))), len(loose & {t[:5] for t in tokens(s) if len(t) >= 5})) for s in cands]
     if len(cands) > 12:  # keep the encoder's work small: the lexically closest sentences, in listing order
         keep = sorted(sorted(range(len(cands)), key=lambda i: -overlap[i])[:12])
         cands, overlap = [cands[i] for i in keep], [overlap[i] for i in keep]
@@ -278,7 +293,7 @@ def best_sentence(item: Item, question: str, index: CatalogIndex, must_share: se
     sims = vecs[1:] @ vecs[0]
     score = sims + 0.15 * np.minimum(np.array(overlap), 2)
     best = int(np.argmax(score))
-    if overlap[best] > 0 and sims[best] >= MIN_SENTENCE_SIM - 0.2:
+    if overlap[best] >= 2 or overlap[best] > 0 and sims[best] >= MIN_SENTENCE_SIM - 0.2:
         return cands[best]
     if sims[best] >= MIN_SENTENCE_SIM + 0.2:
         return cands[best]
