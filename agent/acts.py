@@ -228,7 +228,7 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if feedback and (items or update.feedback) and not question:
         reading.act, reading.feedback = "feedback", update.feedback or feedback
         return reading
-    if how == "catalog" and (REQUEST_Q.search(low) or not question and not _names_attribute(low, items, session, ctx)):
+    if how == "catalog" and REQUEST_Q.search(low) and not [p for p in update.preferences if not p.wanted]:
         reading.act = "show"  # "do you have any Stephen King books?": the named items themselves
         return reading
     about_pick = bool(items) or bool(on_screen and PRONOUN_Q.search(low) and not REQUEST_Q.search(low))
