@@ -260,7 +260,7 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if "off_topic" in update.intents and not needs:
         reading.act = "off_topic"
         return reading
-    if scores and not needs and not _content(update):
+    if scores and not needs and not _content(update) and not update.intents:  # "what would you suggest?" shops
         best = max(scores, key=scores.get)
         if scores[best] >= 0.6 and best in ("social", "out_of_scope"):
             reading.act = "social" if best == "social" else "off_topic"
