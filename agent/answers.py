@@ -265,7 +265,7 @@ def sentences(item: Item) -> list[str]:
             chunk += " " + piece
         if chunk.strip():
             out.append(chunk.strip())
-    return [p for p in out if 12 <= len(p) <= 400][:40]
+    return [p for p in out if 12 <= len(p) <= 400 and len(re.findall(r"[A-Za-z]{2,}", p)) >= 3][:40]
 
 
 def best_sentence(item: Item, question: str, index: CatalogIndex, must_share: set[str] | None = None) -> str | None:

@@ -293,8 +293,9 @@ def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text:
             head.endswith(end) and (head[:-len(end)] in english_words() or head[:-len(end) - 1] in english_words())
             for end in ("er", "est")):
         return None  # "cheaper", "newer": a wish about the picks, not a product the catalog lacks ("potter" is)
-    if head in NOT_PRODUCTS or head not in english_words() and stem(head) not in english_words():
-        return None  # a person, an occasion, or a name the catalog may know by another spelling
+    if head in NOT_PRODUCTS or not asks_new and head not in english_words() and stem(head) not in english_words():
+        return None  # a person, an occasion, or a name the catalog may know by another spelling ("do you have
+        # Harry Potter?" asks for a name: it is checked against the catalog's words all the same)
     known = _product_words(ctx.index)
     if head in known or stem(head) in known or stem(head) in ctx.vocab.by_stem:
         return None

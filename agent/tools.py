@@ -21,7 +21,7 @@ from agent.state import Pick, Session
 from retrieval.items import Item
 from retrieval.quantities import quantity
 from retrieval.search import CatalogIndex, Filters, ScoredItem
-from retrieval.vocabulary import Vocabulary, stem, stems
+from retrieval.vocabulary import Vocabulary, stem
 
 POOL = 100  # candidates retrieved per search before re-ranking
 INTEREST_WEIGHT = 0.6  # relevance = search score + INTEREST_WEIGHT * interest (0..1)
@@ -218,7 +218,8 @@ class ToolBox:
         rng = random.Random(f"{self.settings.seed}:{self.session.session_id}:{st.turn_count}")
         diversity = max(self.settings.diversity, 0.7) if different else self.settings.diversity
         c = constraints_of(st)
-        explore = self.settings.explore if ids is None and not c.categories else 0.0  # a stated kind: no wild cards
+        # Wild cards only while the shopper browses: a stated kind of product or a described need gets none.
+        explore = self.settings.explore if ids is None and not c.categories and not st.query else 0.0
         choices = diversify(self.index, ranked, k, diversity, explore,
                             st.bandit, interest_profile(self.index, self.session) or None, rng)
         c = constraints_of(st)
@@ -262,7 +263,7 @@ class ToolBox:
         elif mask is None or not c.categories:  # nothing pins the kind of product: the best matches are the field
             pool = self._soft_filter(self._gather(query, c.filters(drop), exclude, None), c)
             nouns = [stem(w) for w in informative][-1:]  # "cheapest printer paper": items titled with "paper"
-            titled = [s for s in pool if nouns and nouns[0] in stems(s.item.title)]
+            titled = [s for s in pool if nouns and nouns[0] in s.item.title.lower()]
             pool = titled or pool
         else:
             pool = [ScoredItem(self.index.items[r], 0.0) for r in np.flatnonzero(mask)]
