@@ -151,6 +151,10 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             return ask(st, question, prefix + hello + note)
     picks = box.recommend(include_shown="see_again" in update.intents or (changed and not topic_change), like=like,
                           different=reading.act == "different" or "different" in update.intents)
+    if not picks and box.blocked == ("", SEEN_ALL) and "show_now" in update.intents:
+        box = ctx.toolbox(session)  # "just show me" after seeing every match: show them, rather than ask again
+        picks = box.recommend(include_shown=True, like=like)
+        box.notes.append("These are all the matches for what you asked, shown again.")
     picks = reword(ctx, picks, st)
     if not picks and box.blocked:
         return _blocked(ctx, st, box, prefix)
@@ -264,7 +268,7 @@ def _blocked(ctx: Context, st: DialogueState, box: ToolBox, prefix: str) -> Turn
         else:
             offer = "Shall I show them again? Or tell me something to change (budget, brand, features)."
             st.pending_question, st.pending_options = "relax:seen", ["yes"]
-        text = f"You have seen every match for this already. {offer}"
+        text = f"{SEEN_ALL} {offer}"
         return Turn("assistant", prefix + text, question=offer, act="ask")
     question = box.ask()
     tail = f" {question.text}" if question else (
