@@ -32,8 +32,9 @@ from agent.state import Session
 from agent.understand import Update, parse_message
 from retrieval.items import Item
 
-QUESTION = re.compile(r"\?\s*$|^\s*(is|are|does|do|did|can|could|will|would|has|have|had|how|what|whats|what's|"
-                      r"which|who|where|when|why|tell me|any idea|i wonder|do you know|is there|are there)\b")
+QUESTION = re.compile(r"\?\s*$|^\W*((ok|okay|so|and|hmm+|well|also|then|but|oh|right|cool)\W+)*(is|are|does|do|did|can|"
+                      r"could|will|would|has|have|had|how|what|whats|what's|which|who|where|when|why|tell me|any idea|"
+                      r"i wonder|do you know|is there|are there)\b|,\s*(is|are|does|do|can|will|has) (it|they|this|that)\b")
 HANDOFF = re.compile(
     r"\b(ship|ships|shipping|shipped|deliver|delivers|delivery|deliveries|delivered|postage|courier|arrive by|"
     r"discounts?|coupons?|promo(tion)?( code)?s?|vouchers?|on sale|any (deals|offers)|returns?|return policy|"
@@ -212,6 +213,9 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         return reading  # "not a fan of Torqwell, other brands": a refined need, not feedback on one pick
     on_screen = [p.item for p in picks]
     several = how in ("all",) or len(items) >= 2
+    if question and COMPARE.search(low) and len(items) == 1 and how == "number":
+        reading.act, reading.asked = "ask_item", _compare_key(low, items, ctx, critique or superlative)
+        return reading  # "which of the first two is lighter?" with one pick left: its value, said plainly
     if (COMPARE.search(low) or (question and superlative)) and (several or (
             on_screen and not items and not needs and re.search(r"\bwhich\b|\bcompare\b|\bdifference", low))):
         reading.act = "compare"

@@ -21,6 +21,7 @@ from retrieval.search import CatalogIndex
 from retrieval.vocabulary import Vocabulary, stem, stems, tokens
 
 PRICE_WORDS = re.compile(r"\b(how much|price|prices|cost|costs|priced|pricing|pricey|expensive|cheap)\b")
+STRONG_PRICE = re.compile(r"\b(price|prices|cost|costs|priced|pricing|pricey|expensive|cheap|dollars|bucks)\b")
 BRAND_WORDS = re.compile(r"\b(brand|who makes|made by|manufacturer|maker)\b")
 # Question words -> attribute keys they usually ask about (the first key the item has wins).
 KEY_HINTS: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = tuple((re.compile(p), keys) for p, keys in (
@@ -104,6 +105,9 @@ def asked_about(low: str, items: list[Item], vocab: Vocabulary) -> Asked:
         return Asked(value[0].lower(), value[1])
     if BRAND_WORDS.search(low) and not re.search(r"\bmade (of|from)\b", low):
         return Asked("brand")
+    if STRONG_PRICE.search(low):  # "what does the big one cost" asks the price, not the size
+        return Asked("price")
+    missing = None
     for pattern, hint_keys in KEY_HINTS:
         if pattern.search(low):
             present = [k for h in hint_keys for k in sorted(keys) if k == h or h in k.split("_")]
@@ -111,11 +115,11 @@ def asked_about(low: str, items: list[Item], vocab: Vocabulary) -> Asked:
                 return Asked(present[0])
             if hint_keys[0] == "rating":
                 return Asked("rating")
+            missing = missing or hint_keys[0]
+    if missing:  # "how much does it weigh" with no weight listed: the listing does not say (not the price)
+        return Asked(missing)
     if PRICE_WORDS.search(low):
         return Asked("price")
-    for pattern, hint_keys in KEY_HINTS:
-        if pattern.search(low):
-            return Asked(hint_keys[0])  # a key no item has: the answer says the listing does not say
     return Asked(None)
 
 

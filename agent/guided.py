@@ -127,6 +127,7 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         if len(reading.items) == 1 and reading.key == "price":
             like = reading.items[0].item_id  # "like #2 but cheaper"
     box = ctx.toolbox(session)
+    box.strict = reading.act == "critique"
     if "injection" in update.intents and not (update.preferences or update.query) and not st.query:
         question = box.ask()
         return ask(st, question, prefix) if question else Turn("assistant", prefix + redirect(ctx), act="refuse")

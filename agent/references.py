@@ -30,8 +30,11 @@ _SMALL = frozenset("the a an of for with and or in on to by is it this that one 
 
 
 def last_picks(session: Session) -> list[Pick]:
-    """The picks of the latest assistant turn that showed any (what is on screen)."""
-    return next((t.picks for t in reversed(session.turns) if t.role == "assistant" and t.picks), [])
+    """The picks on screen: the latest assistant turn that showed any, without those since rejected or owned
+    (the chat takes them off the screen, so "the first two" counts only what is still shown)."""
+    gone = set(session.state.rejected) | set(session.state.owned)
+    picks = next((t.picks for t in reversed(session.turns) if t.role == "assistant" and t.picks), [])
+    return [p for p in picks if p.item.item_id not in gone]
 
 
 def _index(word: str, n: int) -> int | None:
@@ -49,7 +52,7 @@ def by_number(low: str, picks: list[Pick], ordinal: int | None) -> list[Item]:
     if m:
         count = int(_NUM.get(m.group(1) or m.group(2), 0) + 1) if not (m.group(1) or m.group(2)).isdigit() \
             else int(m.group(1) or m.group(2))
-        return [p.item for p in picks[:count]]
+        return [p.item for p in picks[:count]]  # fewer on screen than asked for: the ones there are
     m = _PAIR.search(low)
     if m:
         found = [_index(g, n) for g in m.groups()]

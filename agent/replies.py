@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent.context import Context
 from agent.policy import Question, constraints_of
+from agent.references import last_picks
 from agent.reasons import price_text
 from agent.rerank import update_bandit
 from agent.state import DialogueState, FeedbackKind, Pick, Session, Turn
@@ -27,11 +28,6 @@ def record_feedback(ctx: Context, session: Session, item_id: str, kind: Feedback
     if kind == "like":  # a rejection is about the item, not its category: the category keeps its share
         cat = ctx.index.items[ctx.index.position[item_id]].top_category or "other"
         update_bandit(st.bandit, cat, True)
-
-
-def last_picks(session: Session) -> list[Pick]:
-    """The picks of the latest assistant turn that showed any."""
-    return next((t.picks for t in reversed(session.turns) if t.role == "assistant" and t.picks), [])
 
 
 def apply_reference(ctx: Context, session: Session, update: Update) -> str | None:

@@ -16,6 +16,7 @@ from agent.config import Settings
 from agent.interest import InterestScorer
 from agent.policy import Constraints, best_question, constraints_of
 from agent.reasons import price_text, standout, template_reason
+from agent.references import last_picks
 from agent.rerank import diversify
 from agent.state import Pick, Session
 from retrieval.items import Item
@@ -59,6 +60,7 @@ class ToolBox:
         self.question: str | None = None
         self.notes: list[str] = []  # honest notes about relaxed constraints, told to the shopper
         self.blocked: tuple[str, str] | None = None  # (constraint kind, message) when a hard constraint left nothing
+        self.strict = False  # True: relax nothing the shopper asked for (a critique that finds nothing says so)
         self._ranked: dict[tuple, list[ScoredItem]] = {}  # one search per turn: the query embedding is the cost
 
     # ------------------------------------------------------------------ typed work
@@ -89,7 +91,7 @@ class ToolBox:
             self.notes.append(NO_PRICES)
         hits: list[ScoredItem] = []
         relaxed: list[ScoredItem] = []
-        for step in (None, *RELAX_ORDER):
+        for step in (None, *(() if self.strict else RELAX_ORDER)):
             if step is not None:
                 if not _has(c, step):
                     continue
@@ -97,10 +99,12 @@ class ToolBox:
                 if not include_shown and seen_exact is not None and seen_exact.any():
                     break  # every exact match was shown already: ask before relaxing a stated need
                 self.notes.append(RELAX_NOTE[step])
-                if _soft_only(c):  # what it is for, its colour: these give way first
-                    hits = self._soft_filter(self._gather(query, _firm(c).filters(drop), exclude, like), c)
+                for fewer in _one_fewer(c):  # drop as little as possible: soft wishes first, then one need at a time
+                    hits = self._soft_filter(self._gather(query, fewer.filters(drop), exclude, like), c)
                     if hits:
                         break
+                if hits:
+                    break
                 drop = drop | {step}
             hits = self._soft_filter(self._gather(query, c.filters(drop), exclude, like), c)
             if hits:
@@ -191,7 +195,7 @@ class ToolBox:
         if rejected:  # a rejection is about that item (and its near-duplicates), never the stated need
             closest = (vecs @ self.index.embeddings[rejected].T).max(axis=1)
             rel -= REJECT_WEIGHT * np.clip((closest - NEAR_DUPLICATE) / (1 - NEAR_DUPLICATE), 0, 1)
-        last = [self.index.position[p.item.item_id] for p in _last_picks(self.session)
+        last = [self.index.position[p.item.item_id] for p in last_picks(self.session)
                 if p.item.item_id in self.index.position]
         if different and last:
             rel -= DIFFERENT_WEIGHT * np.clip((vecs @ self.index.embeddings[last].T).max(axis=1), 0, None)
@@ -357,13 +361,6 @@ def expand_levels(categories: list[str], vocab: Vocabulary) -> list[str]:
     return out
 
 
-def _last_picks(session: Session) -> list[Pick]:
-    for turn in reversed(session.turns):
-        if turn.role == "assistant" and turn.picks:
-            return turn.picks
-    return []
-
-
 SOFT_KEYS = ("use_case", "skill_level", "color", "colour", "finish", "style")  # what it is for, not what it is
 
 
@@ -374,6 +371,17 @@ def _soft_only(c: Constraints) -> dict[str, str]:
 def _firm(c: Constraints) -> Constraints:
     """The constraints with the soft attribute wishes dropped and the firm ones (cordless, sleeps 2) kept."""
     return replace(c, must={k: v for k, v in c.must.items() if k.lower() not in SOFT_KEYS})
+
+
+def _one_fewer(c: Constraints) -> list[Constraints]:
+    """The constraints with the soft wishes dropped, then with each firm need dropped in turn (the last stated
+    first): the relaxations that keep the most of what the shopper asked for."""
+    out = [_firm(c)] if _soft_only(c) else []
+    firm = _firm(c).must
+    for key in reversed(list(firm)):
+        if len(firm) > 1:
+            out.append(replace(c, must={k: v for k, v in firm.items() if k != key}))
+    return out
 
 
 def _has(c: Constraints, step: str) -> bool:
