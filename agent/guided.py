@@ -36,7 +36,8 @@ NOT_PRODUCTS = frozenset(
     "recommendation recommendations suggestion suggestions one ones please thanks help hobby use today week "
     "yeah yes yep nope okay sure maybe actually really well hmm wow bingo cool great perfect fine new old good best "
     "nice cheap expensive other another more less some any all latest recent popular top quality too also "
-    "either neither instead still even just only very much".split())
+    "either neither instead still even just only very much next need needs might maybe now soon later here there "
+    "again please".split())
 SOCIAL_TEXT = {
     "thanks": "You're welcome! Ask me about any of these, or tell me what else you need.",
     "bye": "Happy shopping! Come back any time.",
@@ -290,6 +291,8 @@ def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text:
     if any(p.attribute == "category" and p.wanted for p in st.preferences) and not asks_new:
         return None  # refining the current kind of product, not asking for another
     product = product_phrase(text)
+    if re.search(r"\b(something|anything|stuff|things?|ideas?|suggestions?)\b", product):
+        return None  # "show me something I might need next": open, not a product
     words = [w for w in re.findall(r"[a-z]+", product) if len(w) > 2 and w not in ("the", "some", "any", "one")]
     if not words:
         return None
