@@ -286,8 +286,11 @@ def best_sentence(item: Item, question: str, index: CatalogIndex, must_share: se
         want &= must_share or want
     loose = {w[:5] for w in want if len(w) >= 5}  # "accurate" meets "accuracy"
     overlap = [max(len(want & set(stems(s))), len(loose & {t[:5] for t in tokens(s) if len(t) >= 5})) for s in cands]
-    if len(cands) > 12:  # keep the encoder's work small: the lexically closest sentences, in listing order
-        keep = sorted(sorted(range(len(cands)), key=lambda i: -overlap[i])[:12])
+    best_lexical = max(range(len(cands)), key=lambda i: (overlap[i], -i))
+    if overlap[best_lexical] >= 2:  # two of the question's words in one sentence: that is the answer, no encoding
+        return cands[best_lexical]
+    if len(cands) > 6:  # keep the encoder's work small: the lexically closest sentences, in listing order
+        keep = sorted(sorted(range(len(cands)), key=lambda i: -overlap[i])[:6])
         cands, overlap = [cands[i] for i in keep], [overlap[i] for i in keep]
     embedder = getattr(index, "embedder", None)
     if embedder is None:  # an index without a model (tests, vocab-only): lexical overlap alone
