@@ -25,7 +25,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from agent.answers import Asked, asked_about
+from agent.answers import NAMES, Asked, asked_about
 from agent.context import Context
 from agent.references import last_picks, resolve
 from agent.state import Session
@@ -247,7 +247,7 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
             return reading
         reading.act, reading.asked = "ask_item", asked
         if not items:
-            reading.items = _focus_or_all(ctx, session, on_screen)
+            reading.items = on_screen if NAMES.search(low) else _focus_or_all(ctx, session, on_screen)
         return reading
     if reading.handoff and not (needs or update.query and not question):
         reading.act = "handoff"

@@ -158,6 +158,17 @@ NAMES = re.compile(r"\b(titles?|names?|which (models?|ones|books|items|products|
                    r"them)|what (models?|brands?) are (they|those|these))\b")
 
 
+PLOT = re.compile(r"\b(plot|story|storyline|synopsis|summary|about\s*\??\s*$|what happens)\b")
+
+
+def synopsis(item: Item) -> str:
+    """What a book (or anything) is about: the description's first sentences, quoted."""
+    lines = sentences(item)[1:4]
+    if not lines:
+        return f"The listing for the {name_of(item)} doesn't say what it is about."
+    return f"The listing for the {name_of(item)} says: \"{' '.join(lines)[:500]}\""
+
+
 def overview(item: Item) -> str:
     """What the record says about an item, briefly: price, a few specs, the description's first sentence."""
     name = name_of(item)
@@ -175,6 +186,8 @@ def answer(items: list[Item], asked: Asked, question: str, index: CatalogIndex) 
     """The answer for one item, or one line per item when the question covers several."""
     if asked.key is None and NAMES.search(question.lower()):
         return "They are: " + "; ".join(f"{n}. {item.title}" for n, item in enumerate(items[:5], 1)) + "."
+    if asked.key is None and PLOT.search(question.lower()):
+        return " ".join(synopsis(item) for item in items[:2])
     if asked.key is None and OVERVIEW.search(question.lower()):
         return " ".join(overview(item) for item in items[:3])
     if len(items) == 1:

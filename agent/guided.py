@@ -133,6 +133,11 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         question = box.ask()
         return ask(st, question, prefix) if question else Turn("assistant", prefix + redirect(ctx), act="refuse")
     missing = _missing_kind(ctx, st, update, bool(REQUEST_Q.search(text.lower())), text)
+    brand = missing_brand(ctx, text, update)
+    if brand is not None:  # "something from Huawei": said plainly, the current picks stay
+        return Turn("assistant", prefix + f"We don't carry {brand}. I can show what we have from the brands we do "
+                                          "carry, or tell me what matters most.", act="ask",
+                    question="Shall I show what we have from the brands we carry?")
     if missing is not None:
         return _missing(ctx, session, box, missing, prefix)
     if reading.act == "superlative":
@@ -308,6 +313,22 @@ def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text:
     if head in known or stem(head) in known or stem(head) in ctx.vocab.by_stem:
         return None
     return " ".join(words[-2:]) if len(words) >= 2 and words[-2] not in NOT_PRODUCTS else head
+
+
+def missing_brand(ctx: Context, text: str, update) -> str | None:
+    """"something from Huawei", "the Bauer brand": a brand word the catalog has never heard of."""
+    if any(p.attribute == "brand" for p in update.preferences):
+        return None
+    m = re.search(r"\b(?:from|by|made by)\s+(?:the\s+)?([A-Za-z][\w&.-]{2,})(?:\s+brand)?\b|\b(?:the\s+)?([A-Za-z][\w&.-]{2,})"
+                  r"\s+brand\b", text)
+    word = (m.group(1) or m.group(2)) if m else None
+    if not word or word.lower() in NOT_PRODUCTS or word.lower() in ("you", "me", "us", "them", "that", "this", "the"):
+        return None
+    known = _product_words(ctx.index)
+    low = word.lower()
+    if low in known or stem(low) in known or low in ctx.index.vocabulary:
+        return None
+    return word[0].upper() + word[1:]
 
 
 def product_phrase(text: str) -> str:

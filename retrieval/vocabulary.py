@@ -201,7 +201,8 @@ SHOPPING_WORDS = frozenset(  # words shoppers type that a catalog need not conta
     "people person compare which lighter heavier bigger smaller quieter stronger shipping delivery discount "
     "first second third fourth fifth last one two three four five six seven eight nine ten twenty thirty forty "
     "fifty sixty seventy eighty ninety hundred thousand already bought own like love thanks recommend suggest "
-    "different cheap premium quality warranty weight material battery bluetooth waterproof".split())
+    "different cheap premium quality warranty weight material battery bluetooth waterproof much many what which "
+    "where when does have price cost long made size color colour brand".split())
 
 
 class Speller:
