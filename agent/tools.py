@@ -96,7 +96,7 @@ class ToolBox:
                 if not _has(c, step):
                     continue
                 seen_exact = self.index.allowed_rows(c.filters(drop), set(st.rejected) | set(st.owned) | exclude_ids)
-                if not include_shown and seen_exact is not None and seen_exact.any():
+                if not include_shown and not like and seen_exact is not None and seen_exact.any():
                     break  # every exact match was shown already: ask before relaxing a stated need
                 self.notes.append(RELAX_NOTE[step])
                 for fewer in _one_fewer(c):  # drop as little as possible: soft wishes first, then one need at a time
