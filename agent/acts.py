@@ -45,7 +45,11 @@ HANDOFF = re.compile(
     r"until) (it|they|delivery|shipping)|by (monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|next "
     r"week)|total (cost|price)|final pri[cs]e|"
     r"the invoice|check ?out|place (an|the|my) order|add (it|them|this) to (my )?(cart|basket)|photos?|pictures?|"
-    r"pics?|images?|black friday|cyber monday|cheaper elsewhere|price drop|gift card|membership|loyalty)\b")
+    r"pics?|images?|black friday|cyber monday|cheaper elsewhere|price drop|gift card|membership|loyalty|"
+    r"(may|can|could) i see (it|them|one|a picture)|day after tomorrow|hard ?backs?|hardcovers?|paperbacks?|e-?books?|"
+    r"kindle editions?|audiobooks?|other editions?|(all|which|what|other|available|your) sizes|sizes? (available|in "
+    r"stock)|(us|uk|eu) size|currency|currencies|nok|sek|dkk|in euros?|convert (the )?(price|currency)|"
+    r"if i buy|buy (both|all|them all)|as well\?)\b")
 PRONOUN_Q = re.compile(r"\b(it|its|this|that|these|those|they|them|this one|that one)\b")
 DECIDE = re.compile(r"\b((i'?ll|i will|i'?d|let'?s|gonna) (go|settle) (for|with)|i'?ll (take|get|have) (it|that|this|"
                     r"the|those|these|both))\b")
@@ -236,6 +240,10 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         reading.act = "show"  # "do you have any Stephen King books?": the named items themselves
         return reading
     about_pick = bool(items) or bool(on_screen and PRONOUN_Q.search(low) and not REQUEST_Q.search(low))
+    title = unknown_title(text, ctx) if question and not items else None
+    if title:  # "How many pages is the Big Book of Horror?": a named product the catalog does not have
+        reading.act, reading.key = "missing_title", title
+        return reading
     new_need = not about_pick and (any(p.attribute in ("category", "brand") and p.wanted for p in needs) or bool(
         REQUEST_Q.search(low)))
     asked = asked_about(low, items or on_screen, ctx.vocab) if (items or on_screen) else Asked(None)
@@ -291,6 +299,24 @@ def _est(low: str, ctx: Context) -> tuple[str, str] | None:
         key = next((k for k in ctx.vocab.numeric_keys if root in k.replace("_", " ")), None)
         if key is not None:
             return key, "min" if root in _LOW_ENDS else "max"
+    return None
+
+
+_TITLE = re.compile(r"(?<!^)(?<![.!?] )\b((?:[A-Z][\w'’-]+|[A-Z]\d*)(?:\s+(?:of|the|and|in|on|for|a)?\s*[A-Z][\w'’-]+)+)")
+
+
+def unknown_title(text: str, ctx: Context) -> str | None:
+    """A product named by a capitalised title ("the Big Book of Horror") that no item's title contains."""
+    for m in _TITLE.finditer(text.strip()):
+        phrase = m.group(1)
+        words = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", phrase) if w.lower() not in ("of", "the", "and", "a")]
+        if len(words) < 2 or words[0] in ("i", "is", "are", "do", "does", "what", "which", "how", "usd"):
+            continue
+        if any(all(w in item.title.lower() for w in words) for item in ctx.index.items):
+            return None
+        if any(w in ctx.vocab.brand_names() for w in (phrase, phrase.title())):
+            return None
+        return phrase
     return None
 
 

@@ -158,7 +158,8 @@ NAMES = re.compile(r"\b(titles?|names?|which (models?|ones|books|items|products|
                    r"them)|what (models?|brands?) are (they|those|these))\b")
 
 
-PLOT = re.compile(r"\b(plot|story|storyline|synopsis|summary|about\s*\??\s*$|what happens)\b")
+PLOT = re.compile(r"\b(plot|story|storyline|synopsis|summary|what happens|what does (it|that|this) do|what is it for|"
+                  r"what'?s it for)\b|\babout\s*\??\s*$")
 
 
 def synopsis(item: Item) -> str:
@@ -313,11 +314,17 @@ def best_sentence(item: Item, question: str, index: CatalogIndex, must_share: se
     sims = vecs[1:] @ vecs[0]
     score = sims + 0.15 * np.minimum(np.array(overlap), 2)
     best = int(np.argmax(score))
-    if overlap[best] >= 2 or overlap[best] > 0 and sims[best] >= MIN_SENTENCE_SIM - 0.2:
+    if overlap[best] >= 2 or overlap[best] > 0 and (sims[best] >= MIN_SENTENCE_SIM - 0.2 or _long_word_shared(
+            want, cands[best])):
         return cands[best]
     if sims[best] >= MIN_SENTENCE_SIM + 0.2:
         return cands[best]
     return None
+
+
+def _long_word_shared(want: set[str], sentence: str) -> bool:
+    """A distinctive word of the question (5+ letters: "stand", "refill") occurs in the sentence."""
+    return bool({w for w in want if len(w) >= 5} & set(stems(sentence)))
 
 
 def compare(items: list[Item], asked: Asked, low: str) -> str:

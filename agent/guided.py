@@ -77,6 +77,9 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             return Turn("assistant", intro(ctx, st, picks, [], False), picks, act="recommend")
     if reading.act == "handoff":
         return Turn("assistant", HANDOFF_TEXT.format(topic=_topic(text)), act="handoff", handoff=True)
+    if reading.act == "missing_title":
+        return Turn("assistant", f"I can't find \"{reading.key}\" in this catalog, so I can't answer for it. Ask me about "
+                                 "one of the picks, or tell me what you're looking for.", act="answer")
     if reading.social == "decided":
         chosen = reading.items or [p.item for p in last_picks(session)][:1]
         if chosen:
@@ -245,7 +248,11 @@ def _topic(text: str) -> str:
                          (("discount", "coupon", "promo", "voucher", "sale", "deal", "offer"), "discounts"),
                          (("return", "refund", "exchange"), "returns and refunds"),
                          (("invoice", "receipt", "order", "track"), "orders"),
-                         (("stock", "availab"), "stock levels"),
+                         (("stock", "availab", "size"), "stock levels and sizes"),
+                         (("hardback", "hardcover", "paperback", "ebook", "kindle", "audiobook", "edition"),
+                          "other editions"),
+                         (("currency", "nok", "sek", "dkk", "euro", "convert"), "currency conversion"),
+                         (("see it", "see them", "picture", "photo", "pic", "image"), "product photos"),
                          (("pay", "card", "installment", "financing"), "payment"),
                          (("hours", "store", "pick up"), "store services")):
         if any(w in low for w in words):
