@@ -49,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--chroma-port", type=int, help="Chroma server port; default 8000")
         sp.add_argument("--data", type=Path, help="shared datasets folder; default ../shared/data")
 
-    sp = sub.add_parser("ingest", help="add or update a catalog: a .jsonl/.csv file, or demo|amazon|redial")
+    sp = sub.add_parser("ingest", help="add or update a catalog: a .jsonl/.csv file, or demo|amazon|redial|shopdial")
     common(sp)
-    sp.add_argument("source", help="catalog file, or the name of a built-in catalog: demo, amazon, redial")
+    sp.add_argument("source", help="catalog file, or the name of a built-in catalog: demo, amazon, redial, shopdial")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(run=_ingest)
 
