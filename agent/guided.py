@@ -183,11 +183,11 @@ def after_feedback(ctx: Context, session: Session, item_id: str, kind: str) -> T
     st.pending_question, st.pending_options = "", []
     box = ctx.toolbox(session)
     picks = reword(ctx, box.recommend(like=item_id if kind == "like" else None), st)
-    if not picks and box.blocked:
-        return _blocked(ctx, st, box, "")
-    st.focus = []
     lead = {"like": "Noted that you like it.", "reject": "Got it, not that one.",
             "owned": "Got it, you already have that one."}[kind]
+    if not picks and box.blocked:
+        return _blocked(ctx, st, box, lead + " ")
+    st.focus = []
     return Turn("assistant", f"{lead} {intro(ctx, st, picks, box.notes, False)}", picks,
                 act="recommend" if picks else "none")
 
