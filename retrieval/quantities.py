@@ -34,15 +34,3 @@ def quantity(value: str) -> tuple[float, str] | None:
         return amount, "count"
     base, factor = _UNITS[unit]
     return amount * factor, base
-
-
-def numeric_keys(attributes: dict[str, str]) -> dict[str, tuple[float, str]]:
-    """The attributes of an item whose values are quantities, parsed."""
-    out = {}
-    for key, value in attributes.items():
-        if key.lower() == "model":
-            continue
-        q = quantity(value)
-        if q is not None:
-            out[key] = q
-    return out
