@@ -45,7 +45,13 @@ class Settings:
     # --- surfaces
     sessions_db: Path = Path("var/sessions.sqlite3")  # SQLite file keeping API/UI sessions across restarts
     api_keys: tuple[str, ...] = ()  # HTTP API keys; none configured: the API binds to 127.0.0.1 only
-    rate_limit_per_minute: int = 120  # per API key
+    sessions_url: str = ""  # postgresql://... : sessions in PostgreSQL (N workers, N hosts); empty: sessions_db
+    api_secret: str = ""  # HMAC secret for API key labels; empty: one generated once and kept in the sessions DB
+    rate_limit_per_minute: int = 120  # per API key, shared by all workers (kept in the sessions DB)
+    auth_failures_per_minute: int = 10  # failed authentications per client address before 429
+    max_session_turns: int = 200  # shopper turns per session; then the API asks for a new session (409)
+    session_idle_s: float = 30 * 86_400.0  # a session untouched this long has expired (410); 0: never
+    workers: int = 1  # `convrec serve` worker processes on one port
     max_message_chars: int = 4_000
     host: str = "127.0.0.1"
     port: int = 7860
