@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from retrieval.items import CATEGORY_SEP, InvalidRow, Item, item_from_row, parse_price
+from retrieval.items import CATEGORY_SEP, InvalidRow, Item, image_url, item_from_row, parse_price
 
 AMAZON_DIR = "amazon2018-industrial-scientific"
 REDIAL_CATALOG = "redial/ievalm_eval/id2info.json.gz"
@@ -260,7 +260,8 @@ def _shopdial_item(item_id: str, top: str, row: dict) -> Item:
         brand = _shop_brand(name, f"{short} {long}")
     return Item(item_id=item_id, title=name, category=category, brand=brand,
                 price=parse_price(row.get("price")),
-                description=" ".join(p for p in (short, long) if p), attributes=attrs)
+                description=" ".join(p for p in (short, long) if p), attributes=attrs,
+                image=image_url(row.get("images")))
 
 
 def _book_fields(text: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -23,6 +24,7 @@ class Item:
     price: float | None = None
     description: str = ""
     attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
+    image: str = ""  # an http(s) URL of the product photo, when the catalog has one (never embedded)
 
     @property
     def category_path(self) -> list[str]:
@@ -64,7 +66,8 @@ class InvalidRow(ValueError):
     """A catalog row that cannot become an Item; the message says why."""
 
 
-_KNOWN = {"id", "item_id", "title", "name", "category", "brand", "price", "description", "attributes"}
+_KNOWN = {"id", "item_id", "title", "name", "category", "brand", "price", "description", "attributes", "image",
+          "image_url", "images"}
 
 
 def item_from_row(row: Mapping[str, Any]) -> Item:
@@ -101,7 +104,16 @@ def item_from_row(row: Mapping[str, Any]) -> Item:
         price=parse_price(row.get("price")),
         description=_clean(row.get("description"))[:MAX_TEXT],
         attributes=attrs,
+        image=image_url(row.get("image") or row.get("image_url") or row.get("images")),
     )
+
+
+def image_url(value: Any) -> str:
+    """The first http(s) URL of an image field (a string or a list of them); "" for anything else."""
+    if isinstance(value, (list, tuple)):
+        value = next((v for v in value if isinstance(v, str) and v.strip()), "")
+    url = str(value or "").strip()
+    return url if re.fullmatch(r"https?://[^\s<>\"']{4,500}", url) else ""
 
 
 def parse_price(value: Any) -> float | None:
@@ -135,6 +147,7 @@ def item_to_dict(item: Item) -> dict[str, Any]:
         "price": item.price,
         "description": item.description,
         "attributes": dict(item.attributes),
+        **({"image": item.image} if item.image else {}),
     }
 
 

@@ -153,6 +153,8 @@ def item_to_metadata(item: Item) -> dict:
         meta["brand_lc"] = item.brand.lower()
     if item.price is not None:
         meta["price"] = float(item.price)
+    if item.image:
+        meta["image"] = item.image
     return meta
 
 
@@ -171,6 +173,7 @@ def metadata_to_item(item_id: str, meta: dict | None) -> Item:
         price=float(meta["price"]) if meta.get("price") is not None else None,
         description=str(meta.get("description", "")),
         attributes={str(k): str(v) for k, v in attrs.items()},
+        image=str(meta.get("image", "")),
     )
 
 

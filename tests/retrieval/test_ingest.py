@@ -113,3 +113,17 @@ def test_redial_importer_reads_every_movie(data_dir: Path):
     troopers = next(m for m in movies if m.item_id == "111776")
     assert troopers.title == "Super Troopers (2001)" and troopers.category == "Movies > Comedy"
     assert troopers.attributes["year"] == "2001" and "Jay Chandrasekhar" in troopers.attributes["director"]
+
+
+def test_an_image_url_is_kept_and_anything_else_in_an_image_field_is_dropped():
+    from retrieval.items import item_from_row, item_to_dict
+    from retrieval.store import item_to_metadata, metadata_to_item
+
+    row = {"id": "p1", "title": "Lamp", "images": ["https://img.example/p1.jpg", "https://img.example/p1b.jpg"]}
+    item = item_from_row(row)
+    assert item.image == "https://img.example/p1.jpg"
+    assert metadata_to_item("p1", item_to_metadata(item)).image == item.image
+    assert item_from_row(item_to_dict(item)) == item
+    assert "img.example" not in item.text()  # a URL is no product text to embed
+    for bad in ("javascript:alert(1)", "https://x.example/a b.jpg", "<img src=x>", 42):
+        assert item_from_row({"id": "p2", "title": "Lamp", "image": bad}).image == ""
