@@ -3,8 +3,11 @@
 JSON becomes `Turn`/`Pick` only in the HTTP layer (this module, openai_api.py, their shapes in wire.py).
 Sessions, locks and turns go through ui/service.py; its typed errors become the JSON errors here. Auth:
 `Authorization: Bearer <key>` or `X-API-Key` against settings.api_keys; with no key configured the server
-only binds to loopback. Every answered turn is written to the SQLite session store before the response
-leaves, so a restart (even kill -9) loses none.
+only binds to loopback. A key is known by its HMAC under a server secret (settings.api_secret, else one kept
+in the sessions database), never stored. Every answered turn is written to the session store (SQLite, or
+PostgreSQL for N workers) before the response leaves, so a restart (even kill -9) loses none. Rate limits and
+failed-authentication throttling are token buckets in the same database, so N workers admit the configured
+rate, not N times it. `Idempotency-Key` on a POST makes a retry return the stored answer.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import threading
-import time
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -25,13 +27,14 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from agent import Settings, build_agent
-from ui.openai_api import add_openai_routes
+from ui.openai_api import add_openai_routes, openai_error
 from ui.service import ServiceError, SessionService
-from ui.sessions import SessionStore
+from ui.sessions import SqlSessionStore, short
 from ui.wire import pick_json, turn_json
 
 MAX_BODY_BYTES = 256 * 1024  # whole request; a chat history of ~50 long messages fits, a pasted file does not
 MAX_HISTORY_IDS = 1_000  # purchase history ids accepted when creating a session
+MAX_ITEM_ID_CHARS = 256  # longer item ids are refused before they reach the agent (and are never echoed)
 
 
 class ApiError(HTTPException):
@@ -59,32 +62,41 @@ class MessageIn(BaseModel):
 class FeedbackIn(BaseModel):
     """Body of POST /v1/sessions/{id}/feedback."""
 
-    item_id: str
+    item_id: str = Field(max_length=MAX_ITEM_ID_CHARS)
     kind: Literal["like", "reject", "owned"]
 
 
-class TokenBuckets:
-    """Per-key token bucket: `rate_per_minute` requests per minute, bursts up to the same number."""
+class NoSniff:
+    """ASGI middleware: every response says `X-Content-Type-Options: nosniff` (JSON is never read as HTML)."""
 
-    def __init__(self, rate_per_minute: int):
-        self.capacity = float(rate_per_minute)
-        self.refill = rate_per_minute / 60.0
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_hardened(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-content-type-options", b"nosniff")]}
+            await send(message)
+
+        await self.app(scope, receive, send_hardened)
+
+
+class TokenBuckets:
+    """Per-key token buckets kept in the session store, so every worker spends from the same ones:
+    `rate_per_minute` requests a minute, bursts up to the same number; 0 turns limiting off."""
+
+    def __init__(self, store: SqlSessionStore, rate_per_minute: int):
+        self.store, self.rate = store, float(rate_per_minute)
 
     def take(self, key: str) -> float:
         """Spend a token; returns 0 when allowed, else the seconds until one is available."""
-        if self.capacity <= 0:
-            return 0.0  # rate limiting off
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.refill)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.refill
+        if self.rate <= 0:
+            return 0.0
+        return self.store.take("rate:" + key, self.rate, self.rate)
 
 
 class BodyLimit:
@@ -130,52 +142,83 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def create_app(settings: Settings, agent=None, store: SessionStore | None = None) -> FastAPI:
-    """The FastAPI app; agent None: agent.build_agent(settings); store None: settings.sessions_db."""
+def create_app(settings: Settings, agent=None, store: SqlSessionStore | None = None) -> FastAPI:
+    """The FastAPI app; agent None: agent.build_agent(settings); store None: settings.sessions_url, else
+    settings.sessions_db."""
     if agent is None:
         agent = build_agent(settings)
-    svc = SessionService(settings, agent, store or SessionStore(settings.sessions_db))
-    buckets = TokenBuckets(settings.rate_limit_per_minute)
-    keys = {k: hashlib.sha256(k.encode()).hexdigest()[:12] for k in settings.api_keys}
+    svc = SessionService(settings, agent, store)
+    buckets = TokenBuckets(svc.store, settings.rate_limit_per_minute)
+    secret = (settings.api_secret or svc.store.secret()).encode()
+    keys = {k: hmac.new(secret, k.encode(), hashlib.sha256).hexdigest()[:32] for k in settings.api_keys}
     app = FastAPI(title="convrec API", version="1", docs_url=None, redoc_url=None,
                   description="Conversational recommender sessions and an OpenAI-compatible chat endpoint.")
     app.state.service = svc
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(NoSniff)
+
+    def openai_route(request: Request) -> bool:
+        return request.url.path.startswith(("/v1/chat/", "/v1/models"))
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
         kind = getattr(exc, "kind", "invalid_request_error" if exc.status_code < 500 else "server_error")
-        return JSONResponse({"error": {"message": str(exc.detail), "type": kind}}, exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        error = {"message": str(exc.detail), "type": kind}
+        if openai_route(request):
+            error = openai_error(str(exc.detail), kind, None, kind)
+        return JSONResponse({"error": error}, exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
-        return JSONResponse({"error": {"message": str(exc), "type": exc.code}}, exc.status)
+        if openai_route(request):  # OpenAI clients expect 400 for a bad request, with param and code
+            status = 400 if exc.status == 422 else exc.status
+            body = openai_error(str(exc), "invalid_request_error" if status < 500 else "server_error",
+                                exc.param, exc.code)
+            return JSONResponse({"error": body}, status, headers=exc.headers)
+        return JSONResponse({"error": {"message": str(exc), "type": exc.code}}, exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError):
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return JSONResponse({"error": {"message": "malformed JSON body; send a JSON object with "
-                                           "Content-Type: application/json", "type": "invalid_json"}}, 400)
+            message = "malformed JSON body; send a JSON object with Content-Type: application/json"
+            if openai_route(request):
+                return JSONResponse({"error": openai_error(message, "invalid_request_error", None, "invalid_json")},
+                                    400)
+            return JSONResponse({"error": {"message": message, "type": "invalid_json"}}, 400)
         where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors[:5])
-        return JSONResponse({"error": {"message": f"invalid request: {where}", "type": "invalid_request_error"}}, 422)
+        if openai_route(request):
+            loc = [str(p) for p in errors[0].get("loc", ()) if p != "body"]
+            return JSONResponse({"error": openai_error(f"invalid request: {short(where, 400)}",
+                                                       "invalid_request_error", ".".join(loc) or None,
+                                                       str(errors[0].get("type", "invalid_value")))}, 400)
+        return JSONResponse({"error": {"message": f"invalid request: {short(where, 400)}",
+                                       "type": "invalid_request_error"}}, 422)
 
     def caller(request: Request, authorization: str | None = Header(None),
                x_api_key: str | None = Header(None)) -> str:
         """Authenticate and rate-limit; returns the owner label of the caller ('' when no keys configured)."""
         owner = ""
+        address = request.client.host if request.client else "local"
         if keys:
             given = x_api_key or (authorization[7:].strip() if authorization and
                                   authorization[:7].lower() == "bearer " else None)
             if not given:
                 raise ApiError(401, "missing API key; send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
                                "authentication_error", {"WWW-Authenticate": "Bearer"})
-            owner = next((label for k, label in keys.items() if hmac.compare_digest(k, given)), "")
+            per_minute = settings.auth_failures_per_minute
+            if per_minute > 0:  # too many wrong keys from this address: no more guesses are even compared
+                wait = svc.store.take("auth:" + address, per_minute, per_minute, cost=0)
+                if wait > 0:
+                    raise ApiError(429, f"too many failed authentications from {address}; retry in {wait:.0f}s",
+                                   "rate_limit_exceeded", {"Retry-After": str(int(wait) + 1)})
+            owner = next((label for k, label in keys.items() if hmac.compare_digest(k.encode(), given.encode())), "")
             if not owner:
+                if per_minute > 0:
+                    svc.store.take("auth:" + address, per_minute, per_minute)
                 raise ApiError(401, "invalid API key; use one of the keys in CONVREC_API_KEYS",
                                "authentication_error", {"WWW-Authenticate": "Bearer"})
-        wait = buckets.take(owner or (request.client.host if request.client else "local"))
+        wait = buckets.take(owner or address)
         if wait > 0:
             raise ApiError(429, f"rate limit of {settings.rate_limit_per_minute} requests/minute reached; "
                                 f"retry in {wait:.1f}s", "rate_limit_exceeded", {"Retry-After": str(int(wait) + 1)})
@@ -184,7 +227,7 @@ def create_app(settings: Settings, agent=None, store: SessionStore | None = None
     @app.get("/health", tags=["meta"])
     def health() -> dict:
         """Liveness and what the agent runs on (no key needed)."""
-        return {"status": "ok", "agent": svc.agent.describe(), "sessions": svc.store.count()}
+        return {"status": "ok", "agent": svc.agent.describe(), "sessions": svc.store.count(), "pid": os.getpid()}
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -199,38 +242,66 @@ def create_app(settings: Settings, agent=None, store: SessionStore | None = None
     @app.get("/v1/sessions/{session_id}", tags=["sessions"])
     def get_session(session_id: str, owner: str = Depends(caller)) -> dict:
         """The conversation so far and what the shopper liked, rejected or owns."""
-        session = svc.load(session_id, owner)
+        session = svc.load(svc.resolve(session_id, owner), owner)
         st = session.state
-        return {"session_id": session.session_id, "turns": [turn_json(t) for t in session.turns],
+        return {"session_id": session_id, "turns": [turn_json(t) for t in session.turns],
                 "liked": st.liked, "rejected": st.rejected, "owned": st.owned, "history": st.history}
 
     @app.delete("/v1/sessions/{session_id}", status_code=204, tags=["sessions"])
     def delete_session(session_id: str, owner: str = Depends(caller)) -> Response:
         """Forget a conversation."""
-        with svc.locked(session_id):
-            svc.delete(session_id, owner)
+        sid = svc.resolve(session_id, owner)
+        with svc.locked(sid):
+            svc.delete(sid, owner)
         return Response(status_code=204)
 
     @app.post("/v1/sessions/{session_id}/messages", tags=["sessions"])
-    def post_message(session_id: str, body: MessageIn, owner: str = Depends(caller)) -> dict:
-        """Send the shopper's message; returns the reply, the picks and the question asked, if any."""
+    def post_message(session_id: str, body: MessageIn, owner: str = Depends(caller),
+                     idempotency_key: str | None = Header(None)):
+        """Send the shopper's message; returns the reply, the picks and the question asked, if any.
+        With `Idempotency-Key`, a retry of a request that was answered (or stored) returns the same answer."""
         text = svc.check_text(body.message)
-        with svc.locked(session_id):
-            session = svc.load(session_id, owner)
-            turn = svc.reply(session, text, owner)
-        return {"session_id": session_id, "reply": turn.text, "picks": [pick_json(p) for p in turn.picks],
-                "question": turn.question, "act": turn.act, "handoff": turn.handoff, "turn": len(session.turns) // 2}
+        sid = svc.resolve(session_id, owner)
+        answer: dict = {}
+
+        def respond(turn) -> dict:
+            answer.update({"session_id": session_id, "reply": turn.text, "picks": [pick_json(p) for p in turn.picks],
+                           "question": turn.question, "act": turn.act, "handoff": turn.handoff,
+                           "turn": sum(t.role == "user" for t in session.turns)})
+            return answer
+
+        idem = svc.idempotency(idempotency_key, f"messages\0{sid}\0{body.message}", respond)
+        with svc.locked(sid):
+            done = svc.replayed(owner, idem)
+            if done is not None:
+                return JSONResponse(done, headers={"Idempotent-Replayed": "true"})
+            session = svc.load(sid, owner)
+            turn = svc.reply(session, text, owner, idem)
+        return answer or respond(turn)
 
     @app.post("/v1/sessions/{session_id}/feedback", tags=["sessions"])
-    def post_feedback(session_id: str, body: FeedbackIn, owner: str = Depends(caller)) -> dict:
+    def post_feedback(session_id: str, body: FeedbackIn, owner: str = Depends(caller),
+                      idempotency_key: str | None = Header(None)):
         """Record that the shopper liked, rejected or already owns an item; it shapes the next picks."""
-        with svc.locked(session_id):
-            session = svc.load(session_id, owner)
-            svc.feedback(session, body.item_id, body.kind, owner)
-        return {"session_id": session_id, "item_id": body.item_id, "kind": body.kind}
+        sid = svc.resolve(session_id, owner)
+        answer = {"session_id": session_id, "item_id": body.item_id, "kind": body.kind}
+        idem = svc.idempotency(idempotency_key, f"feedback\0{sid}\0{body.item_id}\0{body.kind}", lambda _: answer)
+        with svc.locked(sid):
+            done = svc.replayed(owner, idem)
+            if done is not None:
+                return JSONResponse(done, headers={"Idempotent-Replayed": "true"})
+            session = svc.load(sid, owner)
+            svc.feedback(session, body.item_id, body.kind, owner, idem)
+        return answer
 
     add_openai_routes(app, svc, caller)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `convrec serve --workers N` worker: settings from the CONVREC_* environment that serve()
+    exported (uvicorn starts each worker as a fresh process and calls this factory)."""
+    return create_app(Settings.from_env())
 
 
 def _loopback(host: str) -> bool:
@@ -242,14 +313,33 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _export(settings: Settings) -> None:
+    """Put every setting into the CONVREC_* environment, so worker processes rebuild exactly these settings."""
+    for name, value in settings.to_dict().items():
+        if name == "extra":
+            continue
+        text = "" if value is None else ",".join(value) if isinstance(value, (tuple, list)) else str(value)
+        os.environ["CONVREC_" + name.upper()] = text
+
+
 def serve(settings: Settings) -> int:
-    """Run the API with uvicorn until interrupted (`convrec serve`)."""
+    """Run the API with uvicorn until interrupted (`convrec serve`); settings.workers > 1 runs that many
+    processes on one port (uvicorn's supervisor restarts a worker that dies)."""
     import uvicorn
 
     if not settings.api_keys and not _loopback(settings.host):
         raise ValueError(f"refusing to serve on {settings.host} without API keys: set CONVREC_API_KEYS=key1,key2 "
                          "or bind to 127.0.0.1 (--host 127.0.0.1)")
+    if settings.workers > 1 and not settings.sessions_url:
+        print(f"note: {settings.workers} workers share the SQLite file {settings.sessions_db}; for more than a few "
+              "workers, or several hosts, set CONVREC_SESSIONS_URL=postgresql://...", flush=True)
+    print(f"convrec API on http://{settings.host}:{settings.port} (docs: /docs, OpenAI base URL: /v1, "
+          f"{max(1, settings.workers)} worker(s))", flush=True)
+    if settings.workers > 1:
+        _export(settings)
+        uvicorn.run("ui.api:app_from_env", factory=True, workers=settings.workers, host=settings.host,
+                    port=settings.port, log_level="warning", timeout_keep_alive=30)
+        return 0
     app = create_app(settings)
-    print(f"convrec API on http://{settings.host}:{settings.port} (docs: /docs, OpenAI base URL: /v1)", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_keep_alive=30)
     return 0

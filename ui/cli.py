@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--port", type=int)
         if name != "serve":
             sp.add_argument("--cli", action="store_true", help="chat in the terminal instead of the browser")
+        else:
+            sp.add_argument("--workers", type=int, help="worker processes on one port (default 1; with several, "
+                            "set CONVREC_SESSIONS_URL=postgresql://... for the sessions)")
         sp.set_defaults(run=_surface)
 
     sub.add_parser("train", help="train the interest model (see `convrec train --help`)")
@@ -118,7 +121,8 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
 def _surface(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port,
+                       workers=getattr(args, "workers", None) or settings.workers)
     if args.command == "serve":
         from ui.api import serve
 

@@ -4,6 +4,13 @@ It loads a session for its owner (another owner's session reads as unknown), hol
 runs a turn and stores it before returning, and turns what can go wrong into a few typed errors. Each
 surface shows them its own way: the API as its JSON error with `status` and `code`, the chat as a warning.
 
+Several workers may serve one session store. The lock only orders requests inside this process; across
+processes a turn is saved only if the session's version is still the one it loaded (compare-and-swap,
+ui/sessions.py), else the request fails with SessionConflict (409) and nothing of it is stored: the caller
+sends it again. We chose the version check over a row lock held for the turn because a turn may wait seconds
+on a language model, and a held lock would pin a database connection (and block other workers) that long.
+An Idempotency-Key makes that retry, or any retry, safe: the answer is stored with the turn and replayed.
+
     svc = SessionService(settings, agent, SessionStore(settings.sessions_db))
     with svc.locked(session_id):
         session = svc.load(session_id, owner)
@@ -12,17 +19,23 @@ surface shows them its own way: the API as its JSON error with `status` and `cod
 
 from __future__ import annotations
 
+import hashlib
 import os
-import re
 import threading
+import time
+import weakref
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
 
 from agent import Agent, AgentInputError, FeedbackKind, LLMUnavailable, Session, Settings, Turn, UnknownItem
-from ui.sessions import SessionLocks, SessionStore, UnknownSession
+from ui.inputs import SESSION_ID, check_idempotency_key, check_session_id, clean_text
+from ui.sessions import SessionLocks, SessionStore, SqlSessionStore, StaleSession, UnknownSession, short
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")  # ids a caller may choose (OpenAI `user`, X-Session-Id)
+__all__ = ["SESSION_ID", "HeldLock", "Idempotency", "InvalidInput", "MessageTooLong", "ModelUnavailable", "NotFound",
+           "ServiceError", "SessionBusy", "SessionConflict", "SessionExpired", "SessionFull", "SessionService", "open_store"]
+
 LOCK_TIMEOUT_S = 120.0  # a turn waiting longer than this for its session gives up with SessionBusy
 
 
@@ -32,10 +45,11 @@ class ServiceError(Exception):
 
     status = 400
     code = "invalid_request_error"
+    headers: dict[str, str] = {}
 
-    def __init__(self, message: str, hint: str = ""):
+    def __init__(self, message: str, hint: str = "", param: str | None = None):
         super().__init__(f"{message}; {hint}" if hint else message)
-        self.message = message
+        self.message, self.param = message, param
 
 
 class InvalidInput(ServiceError):
@@ -63,6 +77,28 @@ class SessionBusy(ServiceError):
 
     status = 409
     code = "session_busy"
+
+
+class SessionConflict(ServiceError):
+    """The session changed underneath this request (another worker answered a turn first); nothing was stored."""
+
+    status = 409
+    code = "session_conflict"
+    headers = {"Retry-After": "0"}
+
+
+class SessionFull(ServiceError):
+    """The session has settings.max_session_turns shopper turns."""
+
+    status = 422
+    code = "session_full"
+
+
+class SessionExpired(ServiceError):
+    """The session was idle longer than settings.session_idle_s."""
+
+    status = 410
+    code = "session_expired"
 
 
 class ModelUnavailable(ServiceError):
@@ -94,23 +130,49 @@ class HeldLock:
         self.release()
 
 
+def open_store(sessions_url: str, sessions_db: Path | str) -> SqlSessionStore:
+    """PostgreSQL when sessions_url is set (postgresql://...), else the SQLite file sessions_db."""
+    if sessions_url:
+        from ui.sessions_pg import PostgresSessionStore  # psycopg loads only when PostgreSQL is configured
+
+        return PostgresSessionStore(sessions_url)
+    return SessionStore(sessions_db)
+
+
+@dataclass
+class Idempotency:
+    """An Idempotency-Key request: `request` fingerprints what was asked (a reused key with another request is
+    refused); `respond` builds the answer from the turn, stored in the same transaction as the turn."""
+
+    key: str
+    request: str
+    respond: Callable[[Turn], Any]
+
+
 class SessionService:
     """The agent, the session store and the per-session locks, shared by the routes and handlers of one app."""
 
-    def __init__(self, settings: Settings, agent: Agent, store: SessionStore):
-        self.settings, self.agent, self.store = settings, agent, store
+    def __init__(self, settings: Settings, agent: Agent, store: SqlSessionStore | None = None):
+        self.settings, self.agent = settings, agent
+        self.store = store if store is not None else open_store(settings.sessions_url, settings.sessions_db)
         self.locks = SessionLocks()
         # CPU-bound turns: more parallel turns than cores only adds memory and context switches
         self.slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+        self._versions: dict[int, tuple[weakref.ref, int]] = {}  # id(session) -> (session, version loaded)
+        self._versions_guard = threading.RLock()  # re-entered when a weakref callback fires inside
 
     def check_text(self, text: str) -> str:
-        """The message itself; raises InvalidInput when empty, MessageTooLong over the limit."""
+        """The message, cleaned of control characters; raises InvalidInput when it is empty,
+        invisible, not valid Unicode or holds a number the agent would misread, MessageTooLong over the limit."""
         if not text or not text.strip():
             raise InvalidInput("message is empty", "send what the shopper said as a non-empty string")
         if len(text) > self.settings.max_message_chars:
             raise MessageTooLong(f"message has {len(text)} characters, the limit is "
                                  f"{self.settings.max_message_chars}", "shorten it")
-        return text
+        try:
+            return clean_text(text)
+        except ValueError as e:
+            raise InvalidInput(str(e), param="message") from None
 
     def locked(self, session_id: str) -> HeldLock:
         """Take the session's lock now (use as `with svc.locked(id):`); raises SessionBusy when it stays busy."""
@@ -120,45 +182,118 @@ class SessionService:
             raise SessionBusy(str(e)) from None
         return HeldLock(self.locks, session_id, lock)
 
+    # --- which stored session a caller means
+    def scoped_id(self, caller_id: str, owner: str) -> str:
+        """The stored id of a caller-chosen id (OpenAI `user`, X-Session-Id): scoped to the caller's key, so
+        two keys never share, claim or probe each other's ids. Raises InvalidInput for a malformed id."""
+        try:
+            check_session_id(caller_id)
+        except ValueError as e:
+            raise InvalidInput(str(e), param="user") from None
+        return "c-" + hashlib.sha256(f"{owner}\0{caller_id}".encode()).hexdigest()[:32]
+
+    def resolve(self, session_id: str, owner: str) -> str:
+        """The stored id a path id names: the caller's own scoped id when it is stored, else the id itself."""
+        if SESSION_ID.match(session_id):
+            scoped = self.scoped_id(session_id, owner)
+            if self.store.exists(scoped):
+                return scoped
+        return session_id
+
+    # --- sessions
     def new_session(self, owner: str, history: Sequence[str] = ()) -> Session:
         """A fresh session, stored for its owner; `history`: item ids bought before (unknown ids are ignored)."""
         session = self.agent.new_session(history)
-        self.store.put(session, owner)
+        self._remember(session, self.store.put(session, owner))
         return session
 
     def load(self, session_id: str, owner: str) -> Session:
-        """A stored session the owner may see; raises NotFound (also for another owner's session)."""
+        """A stored session the owner may see; raises NotFound (also for another owner's session) or
+        SessionExpired when it was idle longer than settings.session_idle_s."""
         try:
-            if self.store.owner(session_id) != owner:
-                raise UnknownSession(session_id)
-            return self.store.get(session_id)
+            row = self.store.load(session_id)
         except UnknownSession as e:
             raise NotFound(str(e)) from None
+        if row.owner != owner:
+            raise NotFound(str(UnknownSession(session_id)))
+        idle = self.settings.session_idle_s
+        if idle and time.time() - row.updated > idle:
+            raise SessionExpired(f"session {short(session_id)} expired after {idle / 86400:g} days without a turn",
+                                 "start a new session (POST /v1/sessions)")
+        self._remember(row.session, row.version)
+        return row.session
 
     def load_or_new(self, session_id: str, owner: str) -> Session:
         """The stored session with this id (owner-checked), else a new one under this id, stored on its first turn."""
         if self.store.exists(session_id):
             return self.load(session_id, owner)
-        return replace(self.agent.new_session(), session_id=session_id)
+        session = replace(self.agent.new_session(), session_id=session_id)
+        self._remember(session, 0)  # saving it creates it, unless another request did first (a conflict)
+        return session
 
     def delete(self, session_id: str, owner: str) -> None:
         """Forget the owner's session; raises NotFound."""
-        self.load(session_id, owner)
+        try:
+            if self.store.owner(session_id) != owner:
+                raise UnknownSession(session_id)
+        except UnknownSession as e:
+            raise NotFound(str(e)) from None
         self.store.delete(session_id)
 
-    def save(self, session: Session, owner: str) -> None:
-        """Store the session (its owner, once set, is kept)."""
-        self.store.put(session, owner)
+    def save(self, session: Session, owner: str, idempotency: Idempotency | None = None,
+             turn: Turn | None = None) -> None:
+        """Store the session if nobody changed it since it was loaded (raises SessionConflict otherwise); with
+        `idempotency`, the answer to `turn` is stored in the same transaction."""
+        version = self._version(session)
+        if version is None and idempotency is None:
+            self._remember(session, self.store.put(session, owner))
+            return
+        record = (idempotency.key, idempotency.request) if idempotency else None
+        response = idempotency.respond(turn) if idempotency and turn is not None else None
+        try:
+            self._remember(session, self.store.save(session, owner, version or 0, record, response))
+        except StaleSession:
+            raise SessionConflict(f"session {short(session.session_id)} changed while this request ran (another "
+                                  "request for it was answered first); nothing of this one was stored",
+                                  "send the same request again (with the same Idempotency-Key)") from None
 
-    def reply(self, session: Session, text: str, owner: str) -> Turn:
-        """One turn, stored before returning; raises InvalidInput or ModelUnavailable."""
+    def replayed(self, owner: str, idempotency: Idempotency | None) -> Any:
+        """The stored answer of an earlier request with the same Idempotency-Key, else None; raises InvalidInput
+        when the key was used for a different request."""
+        if idempotency is None:
+            return None
+        found = self.store.replay(owner, idempotency.key)
+        if found is None:
+            return None
+        if found[0] != idempotency.request:
+            raise InvalidInput("this Idempotency-Key was used for a different request",
+                               "use a new key for each new request", param="Idempotency-Key")
+        return found[1]
+
+    def idempotency(self, key: str | None, request: str, respond: Callable[[Turn], Any]) -> Idempotency | None:
+        """The request's Idempotency (None without a key); raises InvalidInput for a malformed key."""
+        if key is None:
+            return None
+        try:
+            check_idempotency_key(key)
+        except ValueError as e:
+            raise InvalidInput(str(e), param="Idempotency-Key") from None
+        return Idempotency(key, hashlib.sha256(request.encode("utf-8", "replace")).hexdigest(), respond)
+
+    # --- turns
+    def reply(self, session: Session, text: str, owner: str, idempotency: Idempotency | None = None) -> Turn:
+        """One turn, stored before returning; raises InvalidInput, SessionFull, SessionConflict or
+        ModelUnavailable."""
+        self._check_room(session)
         with self.slots, _mapped_errors():
             turn = self.agent.reply(session, text)
-        self.save(session, owner)
+        self.save(session, owner, idempotency, turn)
         return turn
 
-    def reply_stream(self, session: Session, text: str, owner: str) -> Iterator[str | Turn]:
+    def reply_stream(self, session: Session, text: str, owner: str,
+                     idempotency: Idempotency | None = None) -> Iterator[str | Turn]:
         """The reply's text chunks, then the Turn, yielded once the session is stored; errors as in reply()."""
+        self._check_room(session)
         final: Turn | None = None
         with self.slots, _mapped_errors():
             for part in self.agent.reply_stream(session, text):
@@ -167,26 +302,49 @@ class SessionService:
                 else:
                     yield part
         assert final is not None, "reply_stream must end with the Turn"
-        self.save(session, owner)
+        self.save(session, owner, idempotency, final)
         yield final
 
-    def react(self, session: Session, item_id: str, kind: FeedbackKind, owner: str) -> Turn:
+    def react(self, session: Session, item_id: str, kind: FeedbackKind, owner: str,
+              idempotency: Idempotency | None = None) -> Turn:
         """A feedback click as a turn (record it, then fresh picks), stored; raises NotFound for an unknown item."""
+        self._check_room(session)
         with self.slots, _mapped_errors():
             try:
                 turn = self.agent.react(session, item_id, kind)
-            except UnknownItem as e:
-                raise NotFound(str(e), "use an item_id from the picks") from None
-        self.save(session, owner)
+            except UnknownItem:
+                raise NotFound(f"no item {short(item_id)!r} in the catalog", "use an item_id from the picks") from None
+        self.save(session, owner, idempotency, turn)
         return turn
 
-    def feedback(self, session: Session, item_id: str, kind: FeedbackKind, owner: str) -> None:
+    def feedback(self, session: Session, item_id: str, kind: FeedbackKind, owner: str,
+                 idempotency: Idempotency | None = None) -> None:
         """Record like / reject / owned for an item and store the session; raises NotFound for an unknown item."""
         try:
             self.agent.feedback(session, item_id, kind)
-        except UnknownItem as e:
-            raise NotFound(str(e), "use an item_id from the picks") from None
-        self.save(session, owner)
+        except UnknownItem:
+            raise NotFound(f"no item {short(item_id)!r} in the catalog", "use an item_id from the picks") from None
+        self.save(session, owner, idempotency, Turn("assistant", ""))
+
+    def _check_room(self, session: Session) -> None:
+        cap = self.settings.max_session_turns
+        if cap and sum(t.role == "user" for t in session.turns) >= cap:
+            raise SessionFull(f"session {short(session.session_id)} has reached its limit of {cap} turns",
+                              "start a new session (POST /v1/sessions)")
+
+    def _remember(self, session: Session, version: int) -> None:
+        key = id(session)
+        with self._versions_guard:
+            self._versions[key] = (weakref.ref(session, lambda _, k=key: self._forget(k)), version)
+
+    def _forget(self, key: int) -> None:
+        with self._versions_guard:
+            self._versions.pop(key, None)
+
+    def _version(self, session: Session) -> int | None:
+        with self._versions_guard:
+            entry = self._versions.get(id(session))
+        return entry[1] if entry is not None and entry[0]() is session else None
 
 
 @contextmanager
