@@ -337,8 +337,9 @@ def serve(settings: Settings) -> int:
           f"{max(1, settings.workers)} worker(s))", flush=True)
     if settings.workers > 1:
         _export(settings)
+        # health pings wait up to 30 s: a worker busy with turns on a small machine is slow, not dead
         uvicorn.run("ui.api:app_from_env", factory=True, workers=settings.workers, host=settings.host,
-                    port=settings.port, log_level="warning", timeout_keep_alive=30)
+                    port=settings.port, log_level="warning", timeout_keep_alive=30, timeout_worker_healthcheck=30)
         return 0
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_keep_alive=30)
