@@ -218,7 +218,7 @@ class SessionService:
             raise NotFound(str(UnknownSession(session_id)))
         idle = self.settings.session_idle_s
         if idle and time.time() - row.updated > idle:
-            raise SessionExpired(f"session {short(session_id)} expired after {idle / 86400:g} days without a turn",
+            raise SessionExpired(f"session {short(session_id)} expired after {_duration(idle)} without a turn",
                                  "start a new session (POST /v1/sessions)")
         self._remember(row.session, row.version)
         return row.session
@@ -345,6 +345,13 @@ class SessionService:
         with self._versions_guard:
             entry = self._versions.get(id(session))
         return entry[1] if entry is not None and entry[0]() is session else None
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} seconds"
 
 
 @contextmanager
