@@ -2,7 +2,11 @@
 
 Every tool call is checked against the tool's schema; a bad call is answered with an error observation the
 model can act on. Picks can only be items that came out of tool results in this turn; any other id the model
-writes is stripped. If the model is unreachable or runs out of steps, the turn falls back to guided mode.
+writes is stripped. Tool results reach the model fenced as data. What the model writes for the shopper is
+checked like a reason (agent/reasons.py): no links, no markup, every number, price, brand and value true of
+the picks; text that fails is replaced by the guided wording, and a question that fails (or runs past
+MAX_QUESTION_CHARS) hands the turn to guided mode, which asks its own. If the model is unreachable or runs
+out of steps, the turn falls back to guided mode too.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pydantic import ValidationError
 from agent.context import Context
 from agent.llm import LLMUnavailable, Message, ToolCall
 from agent.policy import apply_update, constraints_of
-from agent.prompts import AGENT_SYSTEM, REFUSAL
+from agent.prompts import AGENT_SYSTEM, REFUSAL, TOOL_DATA_END, tool_data
+from agent.reasons import check_grounded
 from agent.replies import apply_reference, intro
 from agent.state import Pick, Session, Turn
 from agent.tools import ToolBox, make_tools
@@ -24,6 +29,10 @@ from agent.understand import normalise, parse_message
 
 MAX_STEPS = 6  # model calls per turn; a plan needs about 3 (search, maybe details, recommend)
 HISTORY_TURNS = 6  # earlier messages given to the model
+MAX_QUESTION_CHARS = 200  # a question longer than this is no one good question
+# links, e-mail addresses, markup and character references: nothing a shopper-facing sentence of ours holds
+_UNSAFE = re.compile(r"https?:|www\.|\b[\w.-]+\.(?:com|net|org|io|co|info|biz|example|xyz|ru|cn)\b|@\w|"
+                     r"<\s*/?\s*[a-zA-Z!?][^>]*>|&#?\w+;|javascript:|\bon\w+\s*=", re.IGNORECASE)
 def agentic_turn(ctx: Context, session: Session, text: str) -> Turn | None:
     """Run the tool-calling loop for one message; None means "use guided mode for this turn"."""
     st = session.state
@@ -47,11 +56,17 @@ def agentic_turn(ctx: Context, session: Session, text: str) -> Turn | None:
             break
         messages.append(reply)
         for call in reply.tool_calls:
-            messages.append(Message("tool", run_tool_call(by_name, call), tool_call_id=call.id))
+            messages.append(Message("tool", tool_data(run_tool_call(by_name, call)), tool_call_id=call.id))
     if final is None and box.picks is None and box.question is None:
         return None  # step limit without a result: the guided policy answers instead
     picks = _final_picks(box, final or "", session)
+    if box.question is not None and not picks:
+        box.question = plain_question(box.question, session)
+        if box.question is None:
+            return None  # the model's question is unfit to show: the guided policy asks its own
     text_out = _clean_text(final or "", box, ctx)
+    if text_out and text_out != REFUSAL and not grounded_text(text_out, picks, session, ctx):
+        text_out = ""  # unchecked prose never reaches the shopper: the guided wording stands in
     if not text_out:
         text_out = box.question or intro(ctx, st, picks, box.notes, False)
     if box.question and not picks:
@@ -81,6 +96,37 @@ def run_tool_call(by_name: dict[str, Any], call: ToolCall) -> str:
     if unknown:
         return f"error: {call.name} has no parameter(s) {', '.join(sorted(unknown))}. Fix them and call again."
     return str(tool.invoke(args))
+
+
+def plain_question(question: str, session: Session) -> str | None:
+    """The model's question when it is one plain sentence of bounded length with nothing unsafe or invented
+    in it (a number must be the shopper's own); else None."""
+    text = " ".join(question.split())
+    if not text or len(text) > MAX_QUESTION_CHARS or _UNSAFE.search(text) or TOOL_DATA_END in text:
+        return None
+    said = set(re.findall(r"\d+(?:[.,]\d+)*", " ".join(t.text for t in session.turns if t.role == "user")))
+    if any(n not in said and not _offer(n) for n in re.findall(r"\d+(?:[.,]\d+)*", text)):
+        return None
+    return text
+
+
+def _offer(number: str) -> bool:
+    """A number a question may offer as an option: small counts and round bands ("under $50"), no odd prices."""
+    value = float(number.replace(",", ""))
+    return value.is_integer() and (value <= 10 or (value % 5 == 0 and value <= 10_000))
+
+
+def grounded_text(text: str, picks: list[Pick], session: Session, ctx: Context) -> bool:
+    """True when the model's prose holds no link or markup and every claim it makes is true of the picks
+    (the reasons' groundedness check, each sentence against the picks together)."""
+    if _UNSAFE.search(text):
+        return False
+    st = session.state
+    if not picks:  # nothing to be true of: only prose without numbers, brands or values passes
+        return not re.search(r"\d", text) and len(text) <= 600
+    items = [p.item for p in picks]
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+    return all(check_grounded(s, items[0], st, ctx.vocab, context=items[1:]) for s in sentences)
 
 
 def _final_picks(box: ToolBox, final: str, session: Session) -> list[Pick]:
