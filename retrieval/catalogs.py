@@ -45,8 +45,20 @@ class RowError:
         return f"line {self.line}: {self.reason}" if self.line > 0 else self.reason
 
 
+class DuplicateId(RowError):
+    """An id on more than one line of one file: the last row is kept (not a rejected row)."""
+
+    def __init__(self, item_id: str, lines: list[int]):
+        where = ", ".join(str(n) for n in lines[:-1]) + f" and {lines[-1]}"
+        super().__init__(lines[-1], f"duplicate id {item_id[:80]!r} on lines {where}: the last row (line "
+                                    f"{lines[-1]}) is kept")
+
+
 def read_catalog_file(path: Path) -> Iterator[Item | RowError]:
-    """Rows of a generic catalog file (.jsonl, .json, .csv, optionally .gz), each an Item or a RowError."""
+    """Rows of a generic catalog file (.jsonl, .json, .csv, optionally .gz), each an Item or a RowError.
+
+    A UTF-8 byte order mark is accepted. An id on several lines is one item, the last row's, reported once as
+    a DuplicateId naming every line, so a re-ingest of the same file finds it unchanged."""
     path = Path(path)
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
@@ -55,37 +67,45 @@ def read_catalog_file(path: Path) -> Iterator[Item | RowError]:
     if kind not in (".jsonl", ".json", ".csv", ".ndjson"):
         raise ValueError(f"{path}: unknown catalog format; use .jsonl or .csv (see README, 'Your own catalog')")
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
-        if kind == ".csv":
-            yield from _csv_rows(f)
-        else:
-            yield from _jsonl_rows(f)
+    rows: list[tuple[int, Item | RowError]] = []
+    lines: dict[str, list[int]] = {}  # id -> the lines it is on
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+        for line_no, row in (_csv_rows(f) if kind == ".csv" else _jsonl_rows(f)):
+            rows.append((line_no, row))
+            if isinstance(row, Item):
+                lines.setdefault(row.item_id, []).append(line_no)
+    for line_no, row in rows:  # file order; a repeated id comes once, at its last line
+        if isinstance(row, Item) and len(lines[row.item_id]) > 1:
+            if line_no != lines[row.item_id][-1]:
+                continue
+            yield DuplicateId(row.item_id, lines[row.item_id])
+        yield row
 
 
-def _jsonl_rows(f: io.TextIOBase) -> Iterator[Item | RowError]:
+def _jsonl_rows(f: io.TextIOBase) -> Iterator[tuple[int, Item | RowError]]:
     for line_no, line in enumerate(f, start=1):
         if not line.strip():
             continue
         if len(line) > MAX_LINE:
-            yield RowError(line_no, f"line longer than {MAX_LINE} characters")
+            yield line_no, RowError(line_no, f"line longer than {MAX_LINE} characters")
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            yield RowError(line_no, f"invalid JSON ({e.msg})")
+            yield line_no, RowError(line_no, f"invalid JSON ({e.msg})")
             continue
-        yield _to_item(line_no, row)
+        yield line_no, _to_item(line_no, row)
 
 
-def _csv_rows(f: io.TextIOBase) -> Iterator[Item | RowError]:
+def _csv_rows(f: io.TextIOBase) -> Iterator[tuple[int, Item | RowError]]:
     csv.field_size_limit(MAX_LINE)
     reader = csv.DictReader(f)
     for row in reader:
         line_no = reader.line_num
         if None in row:
-            yield RowError(line_no, "more fields than the header has columns")
+            yield line_no, RowError(line_no, "more fields than the header has columns")
             continue
-        yield _to_item(line_no, row)
+        yield line_no, _to_item(line_no, row)
 
 
 def _to_item(line_no: int, row: object) -> Item | RowError:

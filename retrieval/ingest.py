@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from retrieval.catalogs import RowError
+from retrieval.catalogs import DuplicateId, RowError
 from retrieval.embed import Embedder
 from retrieval.items import Item
 from retrieval.store import CatalogStore
@@ -26,7 +26,8 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # rejected rows
+    duplicates: list[RowError] = field(default_factory=list)  # ids given more than once: the last row kept
     seconds: float = 0.0
 
     @property
@@ -36,8 +37,9 @@ class IngestReport:
 
     def summary(self) -> str:
         """One line for the CLI."""
+        dups = f", {len(self.duplicates)} duplicate ids (last row kept)" if self.duplicates else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{len(self.errors)} rows rejected, in {self.seconds:.1f}s")
+                f"{len(self.errors)} rows rejected{dups}, in {self.seconds:.1f}s")
 
 
 def ingest_items(store: CatalogStore, embedder: Embedder, rows: Iterable[Item | RowError],
@@ -65,18 +67,24 @@ def ingest_items(store: CatalogStore, embedder: Embedder, rows: Iterable[Item | 
             batch = {}
 
         for row in rows:
+            if isinstance(row, DuplicateId):
+                report.duplicates.append(row)
+                continue
             if isinstance(row, RowError):
                 report.errors.append(row)
                 continue
-            if row.item_id in seen:
-                report.errors.append(RowError(0, f"duplicate id {row.item_id!r}: the later row wins"))
+            again = row.item_id in seen  # only from a stream of Items: files report DuplicateId themselves
+            if again:
+                report.duplicates.append(RowError(0, f"duplicate id {row.item_id[:80]!r}: the later row is kept"))
             seen.add(row.item_id)
             old = stored.get(row.item_id)
             if old == row.content_hash():
-                report.unchanged += 1
+                report.unchanged += not again
                 bar.update(1)
                 continue
-            if old is None:
+            if again:
+                pass  # counted once, when first seen
+            elif old is None:
                 report.added += 1
             else:
                 report.updated += 1

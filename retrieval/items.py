@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import math
 import re
@@ -11,6 +12,10 @@ from typing import Any, Mapping
 
 CATEGORY_SEP = " > "
 MAX_TEXT = 20_000  # characters kept of a description; longer text only slows embedding
+MAX_PRICE = 10_000_000.0  # prices at or over this are typos or placeholders (1e300), not products
+_PRICE_TEXT = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+")  # 1,299.00 / 1299 / .5
+_BLOCK = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?][^<>]*>")
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,13 @@ def item_from_row(row: Mapping[str, Any]) -> Item:
         raise InvalidRow("missing 'id'")
     if len(item_id) > 256:
         raise InvalidRow("'id' longer than 256 characters")
-    title = _clean(row.get("title", row.get("name")))
+    title = _text(row.get("title", row.get("name")))
     if not title:
         raise InvalidRow("missing 'title'")
     category = row.get("category") or ""
     if isinstance(category, (list, tuple)):
-        category = CATEGORY_SEP.join(_clean(c) for c in category if _clean(c))
-    category = CATEGORY_SEP.join(p.strip() for p in str(category).replace("|", ">").split(">") if p.strip())
+        category = CATEGORY_SEP.join(_text(c) for c in category if _text(c))
+    category = CATEGORY_SEP.join(p.strip() for p in _text(category).replace("|", ">").split(">") if p.strip())
     attributes = row.get("attributes") or {}
     if isinstance(attributes, str):
         try:
@@ -95,14 +100,14 @@ def item_from_row(row: Mapping[str, Any]) -> Item:
     if not isinstance(attributes, Mapping):
         raise InvalidRow("'attributes' must be an object of name -> value")
     extra = {k: v for k, v in row.items() if k not in _KNOWN and v not in (None, "")}
-    attrs = {str(k): _clean(v) for k, v in {**extra, **attributes}.items() if _clean(v)}
+    attrs = {_text(k): _text(v) for k, v in {**extra, **attributes}.items() if _text(v) and _text(k)}
     return Item(
         item_id=item_id,
         title=title[:500],
         category=category,
-        brand=_clean(row.get("brand")) or None,
+        brand=_text(row.get("brand")) or None,
         price=parse_price(row.get("price")),
-        description=_clean(row.get("description"))[:MAX_TEXT],
+        description=_text(row.get("description"))[:MAX_TEXT],
         attributes=attrs,
         image=image_url(row.get("image") or row.get("image_url") or row.get("images")),
     )
@@ -117,7 +122,8 @@ def image_url(value: Any) -> str:
 
 
 def parse_price(value: Any) -> float | None:
-    """Parse "$1,299.00", 12, "" into a non-negative float or None; raise InvalidRow on nonsense."""
+    """Parse "$1,299.00", 12, "" into a float in [0, MAX_PRICE) or None; raise InvalidRow on anything else
+    ("1,2,3", "1e3", NaN, 1e300, negative)."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -125,16 +131,24 @@ def parse_price(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         price = float(value)
     else:
-        text = str(value).strip().replace("$", "").replace(",", "").replace("USD", "").strip()
+        text = str(value).strip().replace("$", "").replace("USD", "").strip()
         if not text:
             return None
-        try:
-            price = float(text)
-        except ValueError:
-            raise InvalidRow(f"price is not a number: {value!r}") from None
-    if math.isnan(price) or math.isinf(price) or price < 0:
-        raise InvalidRow(f"price must be a non-negative number: {value!r}")
+        if not _PRICE_TEXT.fullmatch(text):  # one decimal format: digits, thousands commas, a decimal point
+            raise InvalidRow(f"price is not a number like 1299.00 or 1,299.00: {str(value)[:40]!r}")
+        price = float(text.replace(",", ""))
+    if math.isnan(price) or math.isinf(price) or not 0 <= price < MAX_PRICE:
+        raise InvalidRow(f"price must be a number from 0 to under {MAX_PRICE:,.0f}: {str(value)[:40]!r}")
     return round(price, 2)
+
+
+def plain_text(value: str) -> str:
+    """Catalog text as plain text: HTML tags (and script/style blocks) stripped, entities decoded, and any tag the
+    decoding revealed ("&lt;b&gt;") stripped too. A "<" that opens no tag ("< 5 mm") stays."""
+    text = _TAG.sub(" ", _BLOCK.sub(" ", value))
+    if "&" in text:
+        text = _TAG.sub(" ", _BLOCK.sub(" ", html.unescape(text)))
+    return " ".join(text.split())
 
 
 def item_to_dict(item: Item) -> dict[str, Any]:
@@ -149,6 +163,11 @@ def item_to_dict(item: Item) -> dict[str, Any]:
         "attributes": dict(item.attributes),
         **({"image": item.image} if item.image else {}),
     }
+
+
+def _text(value: Any) -> str:
+    """A catalog text field: whitespace-normalised plain text (HTML is stripped at ingest, see plain_text)."""
+    return plain_text(_clean(value))
 
 
 def _clean(value: Any) -> str:

@@ -92,6 +92,8 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from agent.catalog import ingest, location
 
     report = ingest(settings, args.source, progress=not args.quiet)
+    for dup in report.duplicates[:50]:
+        print(f"note: {dup}", file=sys.stderr)
     for err in report.errors[:50]:
         print(f"rejected: {err}", file=sys.stderr)
     if len(report.errors) > 50:

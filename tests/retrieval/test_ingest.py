@@ -21,7 +21,7 @@ def test_row_validation_messages():
         item_from_row({"id": "x"})
     with pytest.raises(InvalidRow, match="price is not a number"):
         item_from_row({"id": "x", "title": "T", "price": "cheap"})
-    with pytest.raises(InvalidRow, match="non-negative"):
+    with pytest.raises(InvalidRow, match="from 0 to under 10,000,000"):
         parse_price(-3)
     with pytest.raises(InvalidRow, match="attributes"):
         item_from_row({"id": "x", "title": "T", "attributes": "[1, 2"})
@@ -94,7 +94,31 @@ def test_duplicate_ids_in_one_file_keep_the_later_row(tmp_store, embedder, tmp_p
     path.write_text('{"id": "d", "title": "First"}\n{"id": "d", "title": "Second"}\n')
     report = ingest_items(tmp_store, embedder, read_catalog_file(path), progress=False)
     assert tmp_store.count() == 1 and tmp_store.get_items(["d"])["d"].title == "Second"
-    assert "duplicate id 'd'" in str(report.errors[0])
+    assert report.errors == [] and (report.added, report.updated) == (1, 0)
+    assert [str(d) for d in report.duplicates] == [
+        "line 2: duplicate id 'd' on lines 1 and 2: the last row (line 2) is kept"]
+    again = ingest_items(tmp_store, embedder, read_catalog_file(path), progress=False)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 1), "a re-ingest rewrites nothing"
+    assert "1 duplicate ids (last row kept)" in again.summary()
+
+
+def test_bom_prices_and_html(tmp_store, embedder, tmp_path: Path):
+    """A UTF-8 BOM is no error; prices are one plain decimal format from 0 to under 10^7; HTML is stripped."""
+    path = tmp_path / "odd.jsonl"
+    rows = ['{"id": "bom", "title": "Kettle", "price": "1,299.00"}',
+            '{"id": "huge", "title": "X", "price": 1e300}', '{"id": "commas", "title": "X", "price": "1,2,3"}',
+            '{"id": "exp", "title": "X", "price": "1e3"}', '{"id": "neg", "title": "X", "price": -1}',
+            '{"id": "html", "title": "<b>Mug</b> &amp; lid", "brand": "<i>Acme</i>", '
+            '"description": "Holds tea.<script>alert(1)</script> &lt;img src=x onerror=alert(1)&gt; Under < 5 kg"}']
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode())
+    report = ingest_items(tmp_store, embedder, read_catalog_file(path), progress=False)
+    assert {e.line for e in report.errors} == {2, 3, 4, 5}, report.errors
+    assert "from 0 to under 10,000,000" in str(report.errors[0]) and "1299.00" in str(report.errors[1])
+    items = tmp_store.get_items(["bom", "html"])
+    assert items["bom"].price == 1299.0
+    mug = items["html"]
+    assert (mug.title, mug.brand) == ("Mug & lid", "Acme")
+    assert mug.description == "Holds tea. Under < 5 kg"
 
 
 def test_amazon_importer_joins_text_and_descriptions(data_dir: Path):
