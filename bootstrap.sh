@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything convrec needs on a fresh machine; safe to re-run (it skips what is already done).
 #   ./bootstrap.sh          the app: a virtual environment in .venv with convrec and its models
-#   ./bootstrap.sh --test   also the test tools: pytest and Debian's Chromium for the browser test
+#   ./bootstrap.sh --test   also the test tools: pytest, Debian's Chromium for the browser test and PostgreSQL's
+#                           server binaries for the session-store tests
 set -euo pipefail
 cd "$(dirname "$0")"
 want_test=0
@@ -34,6 +35,16 @@ if [ $want_test = 1 ] && ! command -v chromium >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq chromium >/dev/null
   else
     echo "note: the browser test needs Debian's chromium (sudo apt-get install chromium); it will be skipped" >&2
+  fi
+fi
+# PostgreSQL's server binaries (initdb, pg_ctl): the tests start a throwaway cluster for the production session
+# store, and fail without them. Debian puts them in /usr/lib/postgresql/<version>/bin.
+if [ $want_test = 1 ] && ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "error: the tests need PostgreSQL's server binaries (sudo apt-get install postgresql)" >&2
+    exit 1
   fi
 fi
 echo "convrec is set up in .venv"
