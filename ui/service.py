@@ -34,7 +34,8 @@ from ui.inputs import SESSION_ID, check_idempotency_key, check_session_id, clean
 from ui.sessions import SessionLocks, SessionStore, SqlSessionStore, StaleSession, UnknownSession, short
 
 __all__ = ["SESSION_ID", "HeldLock", "Idempotency", "InvalidInput", "MessageTooLong", "ModelUnavailable", "NotFound",
-           "ServiceError", "SessionBusy", "SessionConflict", "SessionExpired", "SessionFull", "SessionService", "open_store"]
+           "ServiceError", "SessionBusy", "SessionConflict", "SessionExpired", "SessionFull", "SessionService",
+           "open_store"]
 
 LOCK_TIMEOUT_S = 120.0  # a turn waiting longer than this for its session gives up with SessionBusy
 

@@ -136,7 +136,7 @@ def test_an_unsafe_question_hands_the_turn_to_guided_mode(small_index):
         llm = ScriptedLLM.of([calls(("c1", "ask_question", {"question": question})), Message("assistant", "")])
         agent = build_agent(SETTINGS, index=small_index, llm=llm)
         turn = agent.reply(agent.new_session(), "I need running shoes")
-        assert "script" not in turn.text and "evil" not in turn.text and "1,234" not in turn.text and "12,345" not in turn.text
+        assert not any(bad in turn.text for bad in ("script", "evil", "1,234", "12,345"))
         assert len(turn.text) < 400 and (turn.question or turn.picks)
 
 
