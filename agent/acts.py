@@ -32,9 +32,18 @@ from agent.state import Session
 from agent.understand import Update, parse_message
 from retrieval.items import Item
 
-QUESTION = re.compile(r"\?\s*$|^\W*((ok|okay|so|and|hmm+|well|also|then|but|oh|right|cool)\W+)*(is|are|does|do|did|can|"
+QUESTION = re.compile(r"\?|^\W*((ok|okay|so|and|hmm+|well|also|then|but|oh|right|cool)\W+)*(is|are|does|do|did|can|"
                       r"could|will|would|has|have|had|how|what|whats|what's|which|who|where|when|why|tell me|any idea|"
-                      r"i wonder|do you know|is there|are there)\b|,\s*(is|are|does|do|can|will|has) (it|they|this|that)\b")
+                      r"i wonder|do you know|is there|are there|may i (know|ask)|i'?d like to know|i want to know)\b|"
+                      r",\s*(is|are|does|do|can|will|has) (it|they|this|that)\b")
+CURRENCY_Q = re.compile(r"\b(which|what) currenc(y|ies)\b|\b(is|are) (that|this|it|these|those|they|the prices?) (in )?"
+                        r"(usd|us dollars?|dollars?|\$)\b|\busd\s*\?|\bin (usd|us dollars|dollars)\s*\?")
+FOREIGN_MONEY = re.compile(r"\d\s*(nok|sek|dkk|eur|euros?|gbp|£|€|yen|¥|rupees?|inr|kr|chf|aud|cad)\b|[£€¥]\s*\d")
+BRAND_OPINION = re.compile(r"\b(advantages?|benefits?|reputation|known for|reliable|trustworthy|good|better|best)\b.{0,30}"
+                           r"\b(brand|brands|company|manufacturer|maker)\b|\b(brand|company|manufacturer)\b.{0,20}"
+                           r"\b(any good|reliable|trustworthy|reputable|known for)\b")
+SHOW_ME = re.compile(r"^\W*(ok(ay)?|yes|sure|great|cool)?\W*(please\W+)?(show|let me see|can i see|send)\b( me)?( (it|them|"
+                     r"those|these|that|this|that one|those ones|the (shoes|ones?)|please))*\W*(please)?[\W\s:()dp]*$")
 HANDOFF = re.compile(
     r"\b(ship|ships|shipping|shipped|deliver|delivers|delivery|deliveries|delivered|postage|courier|arrive by|"
     r"discounts?|coupons?|promo(tion)?( code)?s?|vouchers?|on sale|any (deals|offers)|returns?|return policy|"
@@ -57,7 +66,7 @@ ORDER = re.compile(r"\b(please take|i'?ll buy|buy (it|them|both|this|that)|"
                    r"order (it|them|this|that)|i want to (buy|order)|purchase (it|them|this|that))\b")
 REQUEST_Q = re.compile(r"\b(do|does|would|can|could) (you|u) (have|sell|carry|stock|get|show|recommend|suggest|find)\b|"
                        r"^\W*(\w+\W+)?(have you got|got any|is there any|are there any|any)\b")
-COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|vs\.?|versus|which (one|of|is|would|should)|"
+COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|vs\.?|versus|(which|what) (one|of)\b|which (is|would|should)|"
                      r"better|best of (these|those|them)|or the)\b")
 CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
     (r"\b(cheaper|less expensive|lower[- ]priced|lower price|more affordable|too (expensive|pricey|much)|"
@@ -202,6 +211,21 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if "injection" in update.intents:
         reading.act = "request"
         return reading
+    if CURRENCY_Q.search(low) and not FOREIGN_MONEY.search(low):  # "which currency is that? USD?": answered
+        reading.act, reading.asked = "ask_item", Asked("currency")
+        reading.items = items or _focus_or_all(ctx, session, [p.item for p in picks])
+        return reading
+    if BRAND_OPINION.search(low):  # "what are the advantages of that brand?": general knowledge, not a listing
+        reading.act, reading.handoff = "handoff", True
+        return reading
+    if FOREIGN_MONEY.search(low):  # "around 1000nok": prices here are in dollars; converting is not convrec's
+        reading.act, reading.handoff = "handoff", True
+        return reading
+    if SHOW_ME.search(low) and not needs:  # "show me :)" after "we have a nice pair of Nike shoes"
+        shown = items or ctx.index.get_items(st.focus)
+        if shown:
+            reading.act, reading.items = "show", shown
+            return reading
     if ORDER.search(low):  # placing an order is the shop's job: hand it over, and note the liking
         reading.act, reading.handoff, reading.feedback = "handoff", True, "like"
         return reading
@@ -221,7 +245,7 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         reading.act, reading.asked = "ask_item", _compare_key(low, items, ctx, critique or superlative)
         return reading  # "which of the first two is lighter?" with one pick left: its value, said plainly
     if (COMPARE.search(low) or (question and superlative)) and (several or (
-            on_screen and not items and not needs and re.search(r"\bwhich\b|\bcompare\b|\bdifference", low))):
+            on_screen and not items and not needs and re.search(r"\bwhich\b|\bwhat one\b|\bcompare\b|\bdifference", low))):
         reading.act = "compare"
         reading.items = items if several else on_screen
         reading.asked = _compare_key(low, reading.items, ctx, critique or superlative)
@@ -229,6 +253,10 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if superlative and (not items or how == "catalog") and not (
             question and on_screen and not needs and re.search(r"\bwhich\b", low)):
         reading.act, (reading.key, reading.way) = "superlative", superlative
+        return reading
+    if critique and items and how == "focus" and re.match(r"\W*(is|are) (this|that|it|these|those)( one)? ", low) and \
+            critique[0] == "price" and not needs:
+        reading.act, reading.asked = "ask_item", Asked("price")  # "is this cheaper?": its price, said plainly
         return reading
     if critique and (on_screen or items) and not (question and items and not update.query and _asks_value(low)):
         reading.act, (reading.key, reading.way) = "critique", critique
@@ -239,6 +267,10 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if how == "catalog" and REQUEST_Q.search(low) and not [p for p in update.preferences if not p.wanted]:
         reading.act = "show"  # "do you have any Stephen King books?": the named items themselves
         return reading
+    kinds = [p for p in needs if p.attribute in ("category", "brand") and p.wanted]
+    if how == "focus" and REQUEST_Q.search(low) and kinds and not any(_has(i, kinds) for i in items):
+        items, reading.items, reading.how = [], [], ""  # "do you have a Samsung in this price range": "this" is
+        # the price range; the Samsung is a new need, not a question about the pick in focus
     about_pick = bool(items) or bool(on_screen and PRONOUN_Q.search(low) and not REQUEST_Q.search(low))
     title = unknown_title(text, ctx) if question and not items else None
     if title:  # "How many pages is the Big Book of Horror?": a named product the catalog does not have
@@ -254,7 +286,9 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
             reading.act = "handoff"
             return reading
         reading.act, reading.asked = "ask_item", asked
-        if not items:
+        if NAMES.search(low) and re.search(r"\b(they|them|those|these)\b", low):
+            reading.items = on_screen  # "which models are they? I used the second one": all of them
+        elif not items:
             reading.items = on_screen if NAMES.search(low) else _focus_or_all(ctx, session, on_screen)
         return reading
     if reading.handoff and not (needs or update.query and not question):
@@ -348,6 +382,16 @@ def _top(scores: dict[str, float] | None, act: str, floor: float) -> bool:
 def _by_id(ctx: Context, picks: list, st) -> dict[str, Item]:
     ids = [p.item.item_id for p in picks] + list(st.liked) + list(st.focus)
     return {i.item_id: i for i in ctx.index.get_items(dict.fromkeys(ids))}
+
+
+def _has(item: Item, needs: list) -> bool:
+    """Whether an item meets a brand or category need."""
+    for p in needs:
+        if p.attribute == "brand" and (item.brand or "").lower() == p.value.lower():
+            return True
+        if p.attribute == "category" and p.value.lower() in (c.lower() for c in item.category_path):
+            return True
+    return False
 
 
 def _focus_or_all(ctx: Context, session: Session, on_screen: list[Item]) -> list[Item]:

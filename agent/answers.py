@@ -25,9 +25,9 @@ STRONG_PRICE = re.compile(r"\b(price|prices|cost|costs|priced|pricing|pricey|exp
 BRAND_WORDS = re.compile(r"\b(brand|who makes|made by|manufacturer|maker)\b")
 # Question words -> attribute keys they usually ask about (the first key the item has wins).
 KEY_HINTS: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = tuple((re.compile(p), keys) for p, keys in (
-    (r"\b(weigh|weighs|weight|heavy|heavier|heaviest|light|lighter|lightest)\b", ("weight",)),
+    (r"\b(colou?rs?|finish)\b", ("color", "colour", "finish")),  # before weight: "what colour is this light?"
     (r"\b(made of|made from|materials?|what is it made)\b", ("material", "jar_material", "frame_material")),
-    (r"\b(colou?rs?|finish)\b", ("color", "colour", "finish")),
+    (r"\b(weigh|weighs|weight|heavy|heavier|heaviest|light|lighter|lightest)\b", ("weight",)),
     (r"\b(battery|batteries|charge|runtime|run time|last)\b", ("battery_life", "battery", "runtime")),
     (r"\b(warrant(y|ies)|guarantee)\b", ("warranty",)),
     (r"\b(people|persons?|sleeps?|how many (can|does it) fit)\b", ("sleeps", "capacity", "seats")),
@@ -73,11 +73,17 @@ class Asked:
 
 
 def name_of(item: Item) -> str:
-    """A short name for an item in an answer: brand and model, else the first words of the title."""
+    """A short name for an item after "the": brand and model, else the title's name part (before ":", " (" or a
+    comma, when that is two words or more) or its first words, led by the brand when it has one; a leading article
+    dropped ("the Guest List")."""
     model = item.attributes.get("model")
     if item.brand and model:
         return f"{item.brand} {model}"
-    words = item.title.split()
+    title = re.sub(r"^(?:the|a|an)\s+", "", item.title.strip(), flags=re.IGNORECASE) or item.title
+    head = re.split(r":|\s\(|,\s|\s\|\s|\s-\s", title)[0].strip()
+    words = head.split() if len(head.split()) >= 2 else title.split()
+    if item.brand and item.brand.lower() not in " ".join(words[:6]).lower():
+        words = [item.brand, *words]  # "the TONOR USB Microphone", not a name any of them could have
     return " ".join(words[:6]) + ("..." if len(words) > 6 else "")
 
 
@@ -162,12 +168,59 @@ PLOT = re.compile(r"\b(plot|story|storyline|synopsis|summary|what happens|what d
                   r"what'?s it for)\b|\babout\s*\??\s*$")
 
 
+BLURB = re.compile(r"new york times|bestsell|best ?seller|book club|\bpicks?\b|reviews?\b|acclaim|author of|storyteller|"
+                   r"praise|award|[“”\"]|#1", re.IGNORECASE)
+
+
 def synopsis(item: Item) -> str:
-    """What a book (or anything) is about: the description's first sentences, quoted."""
-    lines = sentences(item)[1:4]
+    """What a book (or anything) is about: the description's first sentences that are not praise or blurbs,
+    quoted."""
+    lines = [s for s in sentences(item)[1:] if not BLURB.search(s) and not _shouting(s)][:3] or sentences(item)[1:4]
     if not lines:
         return f"The listing for the {name_of(item)} doesn't say what it is about."
     return f"The listing for the {name_of(item)} says: \"{' '.join(lines)[:500]}\""
+
+
+def _shouting(sentence: str) -> bool:
+    letters = [c for c in sentence if c.isalpha()]
+    return len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.5 * len(letters)
+
+
+# Amounts an attribute question can find in a title or description when the record has no such attribute.
+_UNITS = {
+    "weight": r"(?:lbs?|pounds?|kg|kilograms?|grams?|g|oz|ounces?)",
+    "size": r"(?:''|\"|”|inch(?:es)?|in\b|cm|mm|centimet(?:er|re)s?|millimet(?:er|re)s?|ft|feet|foot|m\b|met(?:er|re)s?)",
+    "capacity": r"(?:l|liters?|litres?|ml|gallons?|gal|fl\.? ?oz|qt|quarts?|cups?)",
+    "pages": r"(?:pages)",
+    "wattage": r"(?:w|watts?)",
+    "battery_life": r"(?:hours?|hrs?|mah)",
+}
+_UNIT_KEYS = {"weight": "weight", "size": "size", "length": "size", "height": "size", "width": "size",
+              "diameter": "size", "dimensions": "size", "capacity": "capacity", "volume": "capacity", "pages": "pages",
+              "print_length": "pages", "wattage": "wattage", "power": "wattage", "battery_life": "battery_life"}
+_MUST_MENTION = {
+    "color": frozenset("color colour black white red blue green pink purple yellow orange grey gray silver gold "
+                       "brown beige navy teal rose".split()),
+}
+
+
+def _stated_amounts(item: Item, key: str) -> list[str]:
+    """Amounts with the unit of `key` that the title (first) or the description states: ["20 Lb"], ["10''", "50''"]."""
+    unit = _UNITS.get(_UNIT_KEYS.get(key, ""), "")
+    if not unit:
+        return []
+    amount = re.compile(r"(?<![\w.])(\d+(?:[.,/]\d+)?(?:\s?(?:x|by)\s?\d+(?:\.\d+)?)*)\s?-?" + unit + r"(?![a-z])",
+                        re.IGNORECASE)
+    for text in (item.title, item.description):
+        found = list(dict.fromkeys(m.group(0).strip() for m in amount.finditer(text or "")))
+        if found:
+            return found[:3]
+    return []
+
+
+def _where(item: Item, amount: str) -> str:
+    """The title, or the description sentence, that states `amount`."""
+    return next((s for s in sentences(item) if amount in s), item.title)[:300]
 
 
 def overview(item: Item) -> str:
@@ -206,10 +259,23 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
         return f"The {name} costs {price_text(item.price)}."
     if key == "brand":
         return f"The {name} is made by {item.brand}." if item.brand else f"The listing for the {name} names no brand."
+    if key == "currency":
+        if item.price is None:
+            return f"The prices I show are in US dollars ($); the listing for the {name} gives no price."
+        return f"The prices I show are in US dollars ($): the {name} costs {price_text(item.price)}."
     if key is not None:
         value = _get(item, key)
         if value is not None:
             return _attribute_answer(name, key, value, asked.value)
+        stated = _stated_amounts(item, key)
+        if stated:  # "how heavy is the paper?" -> "20 Lb", in the title
+            return f"The listing for the {name} gives {' and '.join(stated)}: \"{_where(item, stated[0])}\""
+        if key in _MUST_MENTION:  # "what colour is it?" is answered only by a sentence that names a colour
+            said = [x for x in sentences(item) if set(tokens(x)) & _MUST_MENTION[key]]
+            if said:
+                return f"The listing for the {name} says: \"{said[0][:300]}\""
+            what = f"whether it is {asked.value}" if asked.value else f"its {_phrase(key)}"
+            return f"The listing for the {name} doesn't say {what}."
         quoted = best_sentence(item, f"{_phrase(key)} {question}", index)
         if quoted:
             return f"The listing says: \"{quoted}\""
@@ -269,7 +335,8 @@ def _attribute_answer(name: str, key: str, value: str, asked_value: str | None) 
 def sentences(item: Item) -> list[str]:
     """The title and the description's sentences (long runs cut at commas), for extractive answers."""
     text = " ".join((item.description or "").split())
-    parts = [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\s*[•|;]\s*|\s+-\s+", text) if s.strip()]
+    parts = [s.strip() for s in re.split(r"(?:(?<=[.!?])|(?<=[.!?][”\"’]))\s+(?=[A-Z0-9\"'(“])|\s*[•|;]\s*|\s+-\s+", text)
+             if s.strip()]
     out = [item.title]
     for part in parts:
         if len(part) <= 300:

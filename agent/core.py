@@ -21,9 +21,10 @@ from agent.answers import name_of
 from agent.guided import after_feedback, guided_turn
 from agent.interest import InterestScorer, load_interest
 from agent.llm import LLM
+from agent.mentions import named_items
 from agent.replies import record_feedback
 from agent.rerank import update_bandit
-from agent.state import FeedbackKind, Session, Turn
+from agent.state import FeedbackKind, Pick, Session, Turn
 from agent.tools import interest_profile
 from retrieval.search import CatalogIndex, ScoredItem
 from retrieval.vocabulary import vocabulary
@@ -84,6 +85,31 @@ class Agent:
         session.turns.append(Turn("user", said))
         session.state.turn_count += 1
         return self._finish(session, after_feedback(self.context, session, item_id, kind))
+
+    def suggest(self, session: Session, text: str) -> Turn:
+        """A reply for a human colleague to send or not (agent assist): the shopper's message is read as `reply`
+        reads it and what it says about their needs is kept, but the suggestion is not recorded as said or shown;
+        what the colleague then sends is noted with `note_assistant`."""
+        st = session.state
+        kept = list(st.focus), list(st.shown), st.pending_question, list(st.pending_options)
+        turn = self.reply(session, text)
+        session.turns.pop()
+        st.focus, st.shown, st.pending_question, st.pending_options = kept
+        return turn
+
+    def note_assistant(self, session: Session, text: str) -> Turn:
+        """Record an assistant message convrec did not write (a human colleague's, the integrating bot's earlier
+        reply): the catalog items it names become what is on screen and in focus, so "how much is it?" or "the
+        second one" next refers to them. Returns the recorded turn (act "relayed"; its picks are the named items,
+        without reasons)."""
+        if not isinstance(text, str):
+            raise AgentInputError("An assistant message must be text.")
+        text = " ".join(text.split())[: self.settings.max_message_chars]
+        items = named_items(text, self.index)
+        turn = Turn("assistant", text, picks=[Pick(item=i, score=0.0, reason="") for i in items], act="relayed")
+        if items:
+            session.state.focus = [i.item_id for i in items]
+        return self._finish(session, turn)
 
     def rank(self, session: Session, k: int = 50, exclude_ids: Iterable[str] = ()) -> list[ScoredItem]:
         """The relevance ranking behind the picks (before diversification), for offline evals."""

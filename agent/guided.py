@@ -254,6 +254,7 @@ def _topic(text: str) -> str:
                          (("currency", "nok", "sek", "dkk", "euro", "convert"), "currency conversion"),
                          (("see it", "see them", "picture", "photo", "pic", "image"), "product photos"),
                          (("pay", "card", "installment", "financing"), "payment"),
+                         (("brand", "company", "manufacturer", "maker"), "what a brand is known for"),
                          (("hours", "store", "pick up"), "store services")):
         if any(w in low for w in words):
             return topic

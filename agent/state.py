@@ -23,7 +23,8 @@ class Pick:
     explore: bool = False  # chosen by exploration rather than the best-known interest
 
 
-TurnAct = Literal["recommend", "answer", "compare", "ask", "social", "handoff", "refuse", "unreadable", "none"]
+TurnAct = Literal["recommend", "answer", "compare", "ask", "social", "handoff", "refuse", "unreadable", "relayed",
+                  "none"]
 
 
 @dataclass
@@ -33,7 +34,8 @@ class Turn:
     `act` says what an assistant turn did: recommend (new picks), answer (a question about a pick, from its record),
     compare (picks side by side), ask (a preference question), social, handoff (something only a human agent or
     the shop's systems can answer: shipping, discounts, orders), refuse (injection), unreadable (a language convrec
-    cannot read), none (nothing fits and no way on). An answer turn carries no picks: the earlier ones stay shown.
+    cannot read), relayed (written by someone else - a human colleague, the integrating bot - and noted with the
+    items it names), none (nothing fits and no way on). An answer turn carries no picks: the earlier ones stay shown.
     """
 
     role: Literal["user", "assistant"]

@@ -2,7 +2,11 @@
 
     python -m evals.bench_shopdial [--data ../shared/data] [--llm none|local] [--chroma-dir var/evals/chroma]
 
-Every client message of the 33 dev dialogues is sent to the agent, one session per dialogue. The client's
+Every client message of the 33 dev dialogues is sent to the agent, one session per dialogue, as if convrec assisted
+the human wizard: convrec suggests a reply to each client message (`Agent.suggest`, scored) and the wizard's
+messages, the ones the client saw, are noted in the session (`Agent.note_assistant`: the items they name become
+what is on screen), since the client's questions are about what the wizard showed. The same replay with the
+client's messages alone, convrec answering every one itself, is reported beside it (`*_client_only`). The client's
 `qa` messages were labelled once by hand (evals/conversations/shopdial_qa.jsonl: the fact a correct answer
 states, taken from the wizard's reply and the catalog record, or "cannot_answer" for shipping, discounts and the
 like); a reply is correct when it (text or pick cards) states that fact, or, for cannot_answer, says plainly what
@@ -25,12 +29,17 @@ from evals.lib.shopdial import load_qa_labels, load_shop_dialogues, replay
 
 
 def run(settings: Settings, data_dir: Path) -> dict:
-    """The replay's figures for one configuration (catalog built into settings.chroma_dir on first use)."""
+    """The replay's figures for one configuration (catalog built into settings.chroma_dir on first use): with the
+    wizard's turns noted as a colleague's (the headline figures), and with the client's messages alone."""
     settings = replace(settings, collection="shopdial", data_dir=data_dir)
     agent = build_agent(settings, index=open_catalog(settings))
-    result = replay(agent, load_shop_dialogues(data_dir), load_qa_labels())
+    dialogues, labels = load_shop_dialogues(data_dir), load_qa_labels()
+    result = replay(agent, dialogues, labels)
+    alone = replay(agent, dialogues, labels, wizard=False)
     return {"shopdial_qa_turns": result["qa_turns"],
             "shopdial_qa_answered_correct_rate": result["qa_answered_correct_rate"],
+            "shopdial_qa_answered_correct_rate_client_only": alone["qa_answered_correct_rate"],
+            "shopdial_deadend_rate_client_only": alone["deadend_rate"],
             "shopdial_deadend_rate": result["deadend_rate"], "p95_ms_turn": result["p95_ms"],
             "dialogues": result["dialogues"], "turns": result["turns"], "qa_by_kind": result["qa_by_kind"],
             "failures": result["failures"]}

@@ -17,7 +17,7 @@ import numpy as np
 from retrieval.items import Item
 from retrieval.search import CatalogIndex, lexical_tokens
 
-_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 GENERIC = frozenset(
     "and the for with products product supplies supply accessories accessory equipment items item other "
     "home improvement professional industrial scientific general misc tools tool kit kits parts part set sets "
@@ -65,7 +65,7 @@ class Vocabulary:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens ("PORTER-CABLE 18V" -> ["porter", "cable", "18v"])."""
-    return _WORD.findall(text.lower())
+    return WORD.findall(text.lower())
 
 
 def stem(token: str) -> str:

@@ -175,7 +175,8 @@ def score_answer(label: QALabel, reply_text: str, handoff: bool) -> bool:
     and invents nothing: no yes-answer, no percentages, delivery times or amounts beyond `label.allowed`.
     not_a_question: always True (nothing to answer; report these apart from the QA score).
     Every other kind: the reply contains one of `label.expected`, compared without case, extra whitespace or
-    "$"; numbers compare by value ("$30" matches "30.00"), words only as whole words.
+    "$"; numbers compare by value ("$30" matches "30.00"), words only as whole words (a plural counts: "thriller"
+    is stated by "Suspense Thrillers").
     """
     if label.kind == "not_a_question":
         return True
@@ -208,7 +209,7 @@ def _contains(reply: str, expected: str) -> bool:
     if number is not None:
         return any(abs((_value(m) or -1.0) - number) < 0.005 for m in _NUMBER.findall(have))
     head = r"(?<![a-z0-9])" if want[0].isalnum() else ""
-    tail = r"(?![a-z0-9])" if want[-1].isalnum() else ""
+    tail = r"(?:e?s)?(?![a-z0-9])" if want[-1].isalpha() else r"(?![a-z0-9])" if want[-1].isalnum() else ""
     return re.search(head + re.escape(want) + tail, have) is not None
 
 
@@ -240,18 +241,33 @@ def is_dead_end(turn: Any) -> bool:
     return not turn.picks and not turn.question and turn.act not in ANSWERING_ACTS
 
 
-def replay(agent: Any, dialogues: list[ShopDialogue], labels: list[QALabel]) -> dict[str, Any]:
+def replay(agent: Any, dialogues: list[ShopDialogue], labels: list[QALabel], wizard: bool = True) -> dict[str, Any]:
     """Send every client message of every dialogue, in order, one session per dialogue; score the labelled qa
-    messages against their expected facts and count dead ends and latency."""
+    messages against their expected facts and count dead ends and latency.
+
+    wizard True: convrec as a human colleague's assistant (agent assist): each client message gets convrec's
+    suggested reply (`agent.suggest`, scored), and the wizard's messages, which the client actually saw, are noted
+    in the session (`agent.note_assistant`): the client's "how much is it?" is about what the wizard showed, and
+    the labels say what that is.
+    wizard False: the client's messages alone; then a question about a book the wizard named is asked of whatever
+    convrec showed, and the score mixes the agent's answers with the replay's blind spots.
+    """
     by_key = {(lab.dialogue_id, lab.utterance_id, lab.text): lab for lab in labels}
     scored: list[tuple[QALabel, bool, str]] = []
     dead, turns, times = 0, 0, []
     for dialogue in dialogues:
         session = agent.new_session()
-        for utterance in client_messages(dialogue):
+        said: list[str] = []
+        for utterance in dialogue.utterances:
+            if utterance.participant == "Wizard":
+                said.append(utterance.text)
+                continue
+            if wizard and said:
+                agent.note_assistant(session, " ".join(said))
+            said = []
             started = time.perf_counter()
             try:
-                turn = agent.reply(session, utterance.text)
+                turn = (agent.suggest if wizard else agent.reply)(session, utterance.text)
             except ValueError:  # AgentInputError: an empty message, told to the shopper, not a turn
                 continue
             times.append((time.perf_counter() - started) * 1000)
