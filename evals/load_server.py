@@ -50,15 +50,21 @@ class Server:
         return self.wait_healthy(timeout)
 
     def wait_healthy(self, timeout: float = 900.0) -> dict:
-        """/health answered 200, and with N workers every worker is up."""
+        """/health answered 200 and, with N workers, every worker has answered one (a replaced worker loads
+        the agent for a while before it serves)."""
         deadline = time.monotonic() + timeout
+        answered: set[int] = set()
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
                 raise RuntimeError(f"convrec serve exited with {self.proc and self.proc.returncode}; see {self.log}")
             try:
-                r = httpx.get(f"{self.url}/health", timeout=5)
-                if r.status_code == 200 and len(worker_pids(self)) >= self.workers:
-                    return r.json()
+                r = httpx.get(f"{self.url}/health", timeout=5)  # a new connection each time: any worker may take it
+                if r.status_code == 200:
+                    alive = set(worker_pids(self))
+                    answered = (answered & alive) | {r.json().get("pid")}
+                    if self.workers <= 1 or (len(alive) >= self.workers and alive <= answered):
+                        return r.json()
+                    continue
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
