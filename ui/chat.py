@@ -1,9 +1,9 @@
-"""Gradio chat UI (`convrec chat`, `convrec demo`): streaming replies, pick cards with feedback, an interests panel.
+"""Gradio chat UI (`convrec chat`, `convrec demo`): a conversation, pick cards beside it (under it on a phone),
+what convrec knows about you, and the details behind an "About" toggle.
 
-One session per browser tab: its id sits in gr.State and in the browser's localStorage, the session itself
-in the SQLite store (through ui/service.py, owned by CHAT_OWNER), so a page reload (or a server restart)
-continues the conversation; an id the chat did not create (an API key's session) starts a fresh one instead.
-Fully offline: analytics off, local fonts, no CDN.
+The page opens at once and says it is getting ready while the agent and its language model load (ui/chat_app.py);
+typing is possible from then on. Sessions belong to the browser: a random HttpOnly cookie set here names its
+owner. Fully offline: analytics off, system fonts, no CDN.
 """
 
 from __future__ import annotations
@@ -13,239 +13,169 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry calls
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import html
-from typing import Any, Iterator
+import ipaddress
+import secrets
+from pathlib import Path
+from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent import Pick, Session, Settings, Turn, build_agent
-from ui.service import HeldLock, NotFound, ServiceError, SessionService
+from agent import Settings
+from ui.cards import cards_html
+from ui.chat_app import COOKIE, ChatApp, Parts
+from ui.panels import interests_html
 from ui.sessions import SessionStore
 
-CHAT_OWNER = "chat"  # owner of the sessions the chat creates; it restores no one else's (API keys' sessions)
+CSS = (Path(__file__).parent / "static" / "chat.css").read_text(encoding="utf-8")
+COOKIE_MAX_AGE_S = 180 * 24 * 3600  # the browser keeps its conversations this long
 
-FEEDBACK_LABEL = {"like": "Like", "reject": "Not for me", "owned": "Already own"}  # plain text: no emoji font needed
-
-CSS = """
-.pick-card {border:1px solid var(--border-color-primary);border-radius:10px;padding:10px 12px;margin:0}
-.pick-card h4 {margin:0 0 4px 0;font-size:1rem}
-.pick-meta {color:var(--body-text-color-subdued);font-size:.85rem}
-.pick-price {font-weight:600}
-.pick-reason {margin-top:6px;font-size:.9rem}
-.pick-badge {display:inline-block;font-size:.72rem;padding:1px 6px;border-radius:8px;background:#fde68a;color:#713f12}
-.bar-row {display:flex;align-items:center;gap:6px;font-size:.85rem;margin:2px 0}
-.bar-label {width:38%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.bar {height:12px;background:#6366f1;border-radius:3px}
-.split {display:flex;height:14px;border-radius:4px;overflow:hidden;margin:4px 0}
-.split .exploit {background:#6366f1} .split .explore {background:#f59e0b}
+# One delegated listener on the cards' container: a click becomes one Gradio event {action, item}. Feedback
+# buttons are disabled at once, so a double click is one turn; the next render enables them again.
+CARDS_JS = """
+element.addEventListener('click', (ev) => {
+  const b = ev.target.closest('button[data-action]');
+  if (!b || b.disabled) return;
+  const action = b.dataset.action;
+  if (['like', 'reject', 'owned'].includes(action)) {
+    element.querySelectorAll('.fb-like, .fb-reject, .fb-owned').forEach(x => { x.disabled = true; });
+    const card = b.closest('.pick-card'); if (card) card.setAttribute('aria-busy', 'true');
+  }
+  trigger('click', {action: action, item: b.dataset.item});
+  if (action === 'ask') {
+    setTimeout(() => { const t = document.querySelector('#msg textarea'); if (t) { t.focus();
+      t.setSelectionRange(t.value.length, t.value.length); } }, 400);
+  }
+});
 """
 
-
-def pick_card(pick: Pick, number: int) -> str:
-    """A pick as an HTML card; every catalog string is escaped (descriptions may carry HTML or injection)."""
-    item = pick.item
-    price = f"${item.price:,.2f}" if item.price is not None else "price n/a"
-    badge = '<span class="pick-badge">exploring</span> ' if pick.explore else ""
-    esc = html.escape
-    return (f'<div class="pick-card" data-item-id="{esc(item.item_id, quote=True)}">'
-            f"<h4>{number}. {esc(item.title)}</h4>"
-            f'<div class="pick-meta">{badge}<span class="pick-price">{esc(price)}</span> · '
-            f"{esc(item.category or 'uncategorised')}{' · ' + esc(item.brand) if item.brand else ''}</div>"
-            f'<div class="pick-reason">{esc(pick.reason)}</div></div>')
+# The transcript's scrolling box must be reachable by keyboard (axe: scrollable-region-focusable) and read as a log.
+HEAD = """<script>
+(() => {
+  const fix = () => document.querySelectorAll('#chat .bubble-wrap:not([tabindex])').forEach(el => {
+    el.tabIndex = 0; el.setAttribute('role', 'log'); el.setAttribute('aria-label', 'Conversation'); });
+  new MutationObserver(fix).observe(document.documentElement, {childList: true, subtree: true});
+})();
+</script>"""
 
 
-def interests_html(profile: dict[str, float], top: int = 8) -> str:
-    """The inferred interest profile as horizontal bars (plain HTML: no chart library, nothing to fetch)."""
-    if not profile:
-        return "<p class='pick-meta'>No interests inferred yet: tell me what you are looking for.</p>"
-    rows = sorted(profile.items(), key=lambda kv: -kv[1])[:top]
-    peak = max(w for _, w in rows) or 1.0
-    return "".join(f'<div class="bar-row"><span class="bar-label" title="{html.escape(c, quote=True)}">'
-                   f'{html.escape(c or "other")}</span><span class="bar" style="width:{55 * w / peak:.1f}%"></span>'
-                   f"<span>{100 * w:.0f}%</span></div>" for c, w in rows)
+class BrowserCookie:
+    """ASGI middleware: gives every browser a random HttpOnly cookie naming the owner of its chat sessions."""
 
+    def __init__(self, app: ASGIApp):
+        self.app = app
 
-def split_html(picks: list[Pick]) -> str:
-    """The explore/exploit split of the current picks as a stacked bar with counts."""
-    if not picks:
-        return "<p class='pick-meta'>No picks yet.</p>"
-    explore = sum(p.explore for p in picks)
-    exploit = len(picks) - explore
-    return (f'<div class="split"><div class="exploit" style="flex:{exploit}"></div>'
-            f'<div class="explore" style="flex:{explore}"></div></div>'
-            f'<div class="pick-meta">{exploit} from known interests · {explore} exploring</div>')
-
-
-def messages_of(session: Session) -> list[dict[str, str]]:
-    """The session's turns as Gradio chat messages."""
-    return [{"role": t.role, "content": t.text} for t in session.turns]
-
-
-def last_picks(session: Session) -> list[Pick]:
-    """The picks on screen: those of the latest assistant turn that showed any (an answer keeps them), without
-    the ones the shopper has since rejected or owns."""
-    gone = set(session.state.rejected) | set(session.state.owned)
-    for turn in reversed(session.turns):
-        if turn.role == "assistant" and turn.picks:
-            return [p for p in turn.picks if p.item.item_id not in gone]
-    return []
-
-
-class ChatApp:
-    """The Gradio event handlers over the session service (agent, store, locks)."""
-
-    def __init__(self, settings: Settings, agent=None, store: SessionStore | None = None):
-        if agent is None:
-            agent = build_agent(settings)
-        self.settings, self.agent = settings, agent
-        self.service = SessionService(settings, agent, store or SessionStore(settings.sessions_db))
-
-    def header(self) -> str:
-        """Catalog, mode and language model, from agent.describe()."""
-        d = self.agent.describe()
-        return (f"### convrec: shopping assistant\nCatalog **{html.escape(str(d.get('catalog')))}** "
-                f"({d.get('items', 0):,} items) · mode **{d.get('mode')}** · language model **{d.get('llm')}**")
-
-    def session(self, session_id: str | None) -> Session:
-        """The tab's session, or a fresh stored one when the id is unknown or not the chat's."""
-        if session_id:
-            try:
-                return self.service.load(session_id, CHAT_OWNER)
-            except NotFound:
-                pass
-        return self.service.new_session(CHAT_OWNER)
-
-    def view(self, session: Session) -> tuple:
-        """Every output the UI shows for a session."""
-        picks = last_picks(session)
-        return (session.session_id, session.session_id, messages_of(session), [p for p in picks],
-                interests_html(self.agent.interest_profile(session)), split_html(picks))
-
-    def restore(self, stored_id: str | None) -> tuple:
-        """Page load: continue the tab's stored session or start one."""
-        return self.view(self.session(stored_id))
-
-    def new_conversation(self) -> tuple:
-        """Start over with an empty session."""
-        return self.view(self.service.new_session(CHAT_OWNER)) + ("",)
-
-    def send(self, text: str, session_id: str | None) -> Iterator[tuple]:
-        """Stream the reply to a typed message, then show the picks."""
-        if not (text or "").strip():
-            gr.Warning("Type what you are looking for first.")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _has_cookie(scope):
+            await self.app(scope, receive, send)
             return
-        yield from self._turn(session_id, text, clear_box=True)
+        value = secrets.token_urlsafe(32)
 
-    def feedback(self, session_id: str | None, item_id: str, kind: str) -> Iterator[tuple]:
-        """Record like / reject / owned, then ask for fresh picks so the change is visible."""
-        lock = self._locked(session_id)
-        if lock is None:
-            return
-        with lock:
-            session = self.session(session_id)
-            try:
-                self.service.react(session, item_id, kind, CHAT_OWNER)
-            except NotFound as e:
-                gr.Warning(f"{e.message}: the catalog changed; start a new conversation.")
-                return
-            except ServiceError as e:
-                gr.Warning(str(e))
-                return
-        yield self.view(session) + (gr.update(),)
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = (f"{COOKIE}={value}; Path=/; Max-Age={COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax")
+                message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
+            await send(message)
 
-    def feedback_handler(self, item_id: str, kind: str):
-        """A generator handler for one pick's button (Gradio streams only from generator functions)."""
-        def handler(session_id: str | None) -> Iterator[tuple]:
-            yield from self.feedback(session_id, item_id, kind)
-        return handler
-
-    def _locked(self, session_id: str | None) -> HeldLock | None:
-        """The tab's session lock, or None (with a warning shown) when another turn keeps it busy."""
-        try:
-            return self.service.locked(session_id or "")
-        except ServiceError as e:
-            gr.Warning(str(e))
-            return None
-
-    def _turn(self, session_id: str | None, text: str, clear_box: bool) -> Iterator[tuple]:
-        lock = self._locked(session_id)
-        if lock is None:
-            return
-        with lock:
-            session = self.session(session_id)
-            shown = messages_of(session) + [{"role": "user", "content": text}, {"role": "assistant", "content": ""}]
-            box = "" if clear_box else gr.update()
-            try:
-                for part in self.service.reply_stream(session, text, CHAT_OWNER):  # stored before the Turn comes
-                    if not isinstance(part, Turn):
-                        shown[-1]["content"] += part
-                        yield (gr.update(), gr.update(), shown, gr.update(), gr.update(), gr.update(), box)
-            except ServiceError as e:
-                gr.Warning(str(e))
-                return
-        yield self.view(session) + (box,)
+        await self.app(scope, receive, send_with_cookie)
 
 
-def build_ui(settings: Settings, agent=None, store: SessionStore | None = None) -> gr.Blocks:
-    """The Gradio app (not launched); agent None: agent.build_agent(settings)."""
-    app = ChatApp(settings, agent, store)
-    with gr.Blocks(title="convrec", analytics_enabled=False) as demo:
+def _has_cookie(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie" and f"{COOKIE}=".encode() in value:
+            return True
+    return False
+
+
+def build_ui(settings: Settings, agent=None, store: SessionStore | None = None,
+             app: ChatApp | None = None) -> gr.Blocks:
+    """The Gradio app (not launched); agent None: agent.build_agent(settings) in the background."""
+    app = app or ChatApp(settings, agent, store)
+    with gr.Blocks(title="convrec: shopping assistant", analytics_enabled=False) as demo:
         sid = gr.State(None)
+        selection = gr.State([])
         saved = gr.BrowserState(None, storage_key="convrec_session_id", secret="convrec-session-id")
-        picks = gr.State([])
-        gr.Markdown(app.header(), elem_id="convrec-header")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(height=420, label="Conversation", elem_id="chat", feedback_options=None,
-                                     buttons=[])
-                with gr.Row():
-                    box = gr.Textbox(placeholder="e.g. a quiet cordless drill under $100", show_label=False,
-                                     scale=5, elem_id="msg", max_length=settings.max_message_chars)
-                    send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
-                new = gr.Button("New conversation", size="sm", elem_id="new-conversation")
-            with gr.Column(scale=2):
-                gr.Markdown("#### Your interests")
-                interests = gr.HTML(interests_html({}), elem_id="interests")
-                gr.Markdown("#### Current picks: explore / exploit")
-                split = gr.HTML(split_html([]), elem_id="split")
+        timer = gr.Timer(1.0, active=False)
+        with gr.Row(elem_id="top-bar"):
+            gr.HTML('<header><h1>convrec</h1><p class="tagline">your shopping assistant</p></header>',
+                    elem_id="convrec-header", padding=False)
+            new = gr.Button("New conversation", size="sm", elem_id="new-conversation", scale=0, min_width=150)
+        status = gr.HTML(app.status_html(), elem_id="status", padding=False)
+        with gr.Row(elem_id="main-row", equal_height=False):
+            with gr.Column(scale=5, min_width=340, elem_id="chat-col"):
+                chat = gr.Chatbot(label="Conversation", elem_id="chat", height=520, min_height=160,
+                                  feedback_options=None, buttons=[], autoscroll=True, layout="bubble")
+                with gr.Row(elem_id="input-row", equal_height=True):
+                    box = gr.Textbox(placeholder="e.g. a quiet cordless drill under $100", label="Your message",
+                                     show_label=False, scale=5, elem_id="msg", interactive=False,
+                                     max_length=settings.max_message_chars, lines=1, max_lines=4, submit_btn=False)
+                    send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send",
+                                     interactive=False)
+            with gr.Column(scale=7, min_width=340, elem_id="picks-col"):
+                gr.HTML('<h2 class="section-title" id="picks-heading">Picks for you</h2>', padding=False)
+                explore = gr.HTML("", elem_id="explore", padding=False)
+                cards = gr.HTML(cards_html([]), elem_id="picks", js_on_load=CARDS_JS, padding=False)
+                compare = gr.HTML("", elem_id="compare", padding=False)
+                with gr.Accordion("What I know about you", open=True, elem_id="interests-box"):
+                    interests = gr.HTML(interests_html(None), elem_id="interests", padding=False)
+                with gr.Accordion("About convrec", open=False, elem_id="about-box"):
+                    about = gr.Markdown("", elem_id="about")
+        app.parts = Parts(sid=sid, saved=saved, chat=chat, cards=cards, explore=explore, compare=compare,
+                          interests=interests, status=status, timer=timer, box=box, send=send, about=about,
+                          selection=selection)
+        everything = [sid, saved, chat, cards, explore, compare, interests, status, timer, box, send, about,
+                      selection]
 
-        gr.Markdown("#### Picks")
-
-        outputs = [sid, saved, chatbot, picks, interests, split]
-
-        @gr.render(inputs=[picks, sid])
-        def _cards(current: list[Pick], session_id: str | None) -> None:
-            if not current:
-                gr.Markdown("Picks appear here once I know a little about what you want.", elem_id="no-picks")
-                return
-            with gr.Row(equal_height=True):
-                for n, pick in enumerate(current, 1):
-                    with gr.Column(min_width=200, elem_classes=["pick-column"]):
-                        gr.HTML(pick_card(pick, n))
-                        for kind, label in FEEDBACK_LABEL.items():
-                            btn = gr.Button(label, size="sm", elem_classes=[f"fb-{kind}"])
-                            btn.click(app.feedback_handler(pick.item.item_id, kind),
-                                      inputs=[sid], outputs=outputs + [box])
-
-        send.click(app.send, inputs=[box, sid], outputs=outputs + [box])
-        box.submit(app.send, inputs=[box, sid], outputs=outputs + [box])
-        new.click(app.new_conversation, outputs=outputs + [box])
-        chatbot.clear(app.new_conversation, outputs=outputs + [box])  # the chat's bin icon also starts over
-        demo.load(app.restore, inputs=[saved], outputs=outputs)
-    demo.queue(default_concurrency_limit=max(2, os.cpu_count() or 2))
+        for trigger in (send.click, box.submit):
+            trigger(app.submit, inputs=[box, sid], outputs=everything, queue=False, show_progress="hidden") \
+                .then(app.wait, inputs=[sid, selection], outputs=everything, show_progress="hidden")
+        cards.click(app.card_action, inputs=[sid, selection], outputs=everything, show_progress="hidden",
+                    trigger_mode="multiple") \
+            .then(app.wait, inputs=[sid, selection], outputs=everything, show_progress="hidden")
+        new.click(app.new_conversation, outputs=everything, show_progress="hidden")
+        chat.clear(app.new_conversation, outputs=everything, show_progress="hidden")  # the bin icon starts over too
+        timer.tick(app.poll, inputs=[sid, saved, selection], outputs=everything, show_progress="hidden")
+        demo.load(app.restore, inputs=[saved], outputs=everything, show_progress="hidden")
+    demo.queue(default_concurrency_limit=16)  # handlers mostly wait; the service bounds the CPU-bound turns
+    app.start()
     return demo
 
 
 def launch_kwargs(settings: Settings) -> dict[str, Any]:
-    """Launch options that keep the page offline and local."""
-    return dict(server_name=settings.host, server_port=settings.port, css=CSS, ssr_mode=False, pwa=False,
+    """Launch options that keep the page offline and local, and give each browser its owner cookie."""
+    return dict(server_name=settings.host, server_port=settings.port, css=CSS, head=HEAD, ssr_mode=False, pwa=False,
                 footer_links=[], show_error=True, mcp_server=False,
-                theme=gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]))
+                app_kwargs={"middleware": [Middleware(BrowserCookie)]},
+                theme=gr.themes.Default(primary_hue="indigo", font=["system-ui", "sans-serif"],
+                                        font_mono=["ui-monospace", "monospace"]))
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def launch(settings: Settings) -> int:
-    """Open the chat UI and serve until interrupted (`convrec chat`, `convrec demo`)."""
+    """Open the chat UI and serve until interrupted (`convrec chat`, `convrec demo`).
+
+    Off loopback it needs the same opt-in as `convrec serve`, API keys (CONVREC_API_KEYS): the chat then asks
+    for one of them at login."""
+    kwargs = launch_kwargs(settings)
+    if not is_loopback(settings.host):
+        if not settings.api_keys:
+            raise ValueError(f"refusing to serve the chat on {settings.host} without API keys: set "
+                             "CONVREC_API_KEYS=key1,key2 (the chat then asks for one at login) or bind to 127.0.0.1 "
+                             "(--host 127.0.0.1)")
+        keys = set(settings.api_keys)
+        kwargs["auth"] = lambda _user, password: password in keys
+        kwargs["auth_message"] = "Sign in with one of this shop's API keys as the password (any user name)."
     demo = build_ui(settings)
-    print(f"convrec chat on http://{settings.host}:{settings.port}", flush=True)
-    demo.launch(**launch_kwargs(settings))
+    print(f"convrec chat on http://{settings.host}:{settings.port} (getting ready in the background)", flush=True)
+    demo.launch(**kwargs)
     return 0
