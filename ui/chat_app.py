@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+import torch
 
 from agent import Pick, Session, Settings, build_agent
 from ui.cards import cards_html, compare_table, display_name
@@ -26,6 +27,8 @@ from ui.turns import TurnQueue
 
 COOKIE = "convrec_browser"  # the browser's random id; sessions the chat creates belong to its hash
 WARM_MESSAGES = ("show me something useful under $100", "just show me some")  # a throwaway turn before ready
+TURN_THREADS = 1  # torch threads per turn: the service runs up to cpu_count turns at once, and on a busy 2-core
+# machine two intra-op threads wait on each other (5 kettle reasons by the local model: 11-17 s with 2, 1.8 s with 1)
 WAIT_S = 300.0  # the longest a handler waits for a turn (the first local-model turn on a slow machine)
 THINKING = "One moment…"
 CLICK_TEXT = {"like": "More like the {n}, please.", "reject": "The {n} is not for me.", "owned": "I already own the {n}."}
@@ -105,6 +108,7 @@ class ChatApp:
 
     def _warm(self) -> None:
         try:
+            torch.set_num_threads(TURN_THREADS)
             agent = self._agent if self._agent is not None else build_agent(self.settings)
             warm_up = getattr(agent.llm, "warm_up", None)
             if warm_up is not None:
