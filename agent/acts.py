@@ -267,12 +267,23 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if how == "catalog" and REQUEST_Q.search(low) and not [p for p in update.preferences if not p.wanted]:
         reading.act = "show"  # "do you have any Stephen King books?": the named items themselves
         return reading
+    colour = _colour_asked(low) if REQUEST_Q.search(low) or question else None
+    if colour and on_screen and not [p for p in needs if p.attribute in ("category", "brand")]:
+        reading.act, reading.asked = "ask_item", Asked("color", colour)  # "do u have a pink color?" of the pick
+        reading.items = items or _focus_or_all(ctx, session, on_screen)
+        return reading
+    if SIZE_ASK.search(low) and not any(_get_key(i, "size") for i in (items or on_screen)):
+        reading.act, reading.handoff = "handoff", True  # "do you have size 7 of them?": sizes are not listed
+        return reading
     kinds = [p for p in needs if p.attribute in ("category", "brand") and p.wanted]
     if how == "focus" and REQUEST_Q.search(low) and kinds and not any(_has(i, kinds) for i in items):
         items, reading.items, reading.how = [], [], ""  # "do you have a Samsung in this price range": "this" is
         # the price range; the Samsung is a new need, not a question about the pick in focus
     about_pick = bool(items) or bool(on_screen and PRONOUN_Q.search(low) and not REQUEST_Q.search(low))
-    title = unknown_title(text, ctx) if question and not items else None
+    title = unknown_title(text, ctx) if question and how not in ("number", "name") else None
+    if not title and question and st.unknown and how in ("focus", "all", "") and (not needs or PRONOUN_Q.search(low) and all(
+            p.attribute == "category" for p in needs)):  # "what colour is this phone?" after "the Apple iPhone 7"
+        title = st.unknown  # "what is the price of that book?" right after a title the catalog lacks
     if title:  # "How many pages is the Big Book of Horror?": a named product the catalog does not have
         reading.act, reading.key = "missing_title", title
         return reading
@@ -382,6 +393,26 @@ def _top(scores: dict[str, float] | None, act: str, floor: float) -> bool:
 def _by_id(ctx: Context, picks: list, st) -> dict[str, Item]:
     ids = [p.item.item_id for p in picks] + list(st.liked) + list(st.focus)
     return {i.item_id: i for i in ctx.index.get_items(dict.fromkeys(ids))}
+
+
+COLOURS = frozenset("black white red blue green pink purple yellow orange grey gray silver gold brown beige navy "
+                    "teal turquoise violet".split())
+SIZE_ASK = re.compile(r"\b(size|sz)\s*\d+(\.\d+)?\b|\bin (a |my )?size\b|\bsizes? (\d|small|medium|large|xl|xs)")
+
+
+def _colour_asked(low: str) -> str | None:
+    """The colour of "do you have it in pink?" / "a pink one?" / "is there a red colour": a colour word with nothing
+    but pronouns and colour words around it."""
+    words = re.findall(r"[a-z]+", low)
+    colours = [w for w in words if w in COLOURS]
+    rest = set(words) - COLOURS - set("do does you u have has it in a an the one ones color colour colours colors "
+                                      "version is there any available come comes that this those these they them "
+                                      "and or also what about how".split())
+    return colours[0] if len(colours) == 1 and not rest else None
+
+
+def _get_key(item: Item, key: str) -> str | None:
+    return next((v for k, v in item.attributes.items() if k.lower() == key), None)
 
 
 def _has(item: Item, needs: list) -> bool:

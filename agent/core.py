@@ -11,6 +11,7 @@ import copy
 import re
 from typing import Iterable, Iterator, Sequence
 
+from agent.acts import unknown_title
 from agent.agentic import agentic_turn
 from agent.backends import make_llm
 from agent.catalog import open_catalog
@@ -91,10 +92,10 @@ class Agent:
         reads it and what it says about their needs is kept, but the suggestion is not recorded as said or shown;
         what the colleague then sends is noted with `note_assistant`."""
         st = session.state
-        kept = list(st.focus), list(st.shown), st.pending_question, list(st.pending_options)
+        kept = list(st.focus), list(st.shown), st.pending_question, list(st.pending_options), st.unknown
         turn = self.reply(session, text)
         session.turns.pop()
-        st.focus, st.shown, st.pending_question, st.pending_options = kept
+        st.focus, st.shown, st.pending_question, st.pending_options, st.unknown = kept
         return turn
 
     def note_assistant(self, session: Session, text: str) -> Turn:
@@ -108,7 +109,9 @@ class Agent:
         items = named_items(text, self.index)
         turn = Turn("assistant", text, picks=[Pick(item=i, score=0.0, reason="") for i in items], act="relayed")
         if items:
-            session.state.focus = [i.item_id for i in items]
+            session.state.focus, session.state.unknown = [i.item_id for i in items], ""
+        else:  # "I have Monstrous Intent, a best seller": a title the catalog lacks is what "it" means next
+            session.state.unknown = unknown_title(text, self.context) or session.state.unknown
         return self._finish(session, turn)
 
     def rank(self, session: Session, k: int = 50, exclude_ids: Iterable[str] = ()) -> list[ScoredItem]:
@@ -155,6 +158,8 @@ class Agent:
 
     def _finish(self, session: Session, turn: Turn) -> Turn:
         st = session.state
+        if turn.picks and turn.act != "relayed":
+            st.unknown = ""  # new picks on screen: "it" is one of them now
         for p in turn.picks:
             if p.item.item_id not in st.shown:
                 st.shown.append(p.item.item_id)

@@ -66,7 +66,7 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     st.pending_question, st.pending_options = "", []
     prefix = REFUSAL + " " if "injection" in update.intents else ""
     if reading.act in ("ask_item", "compare"):
-        st.focus = [i.item_id for i in reading.items]
+        st.focus, st.unknown = [i.item_id for i in reading.items], ""
         if reading.act == "compare":
             return Turn("assistant", compare(reading.items, reading.asked, text.lower()), act="compare")
         return Turn("assistant", answer(reading.items, reading.asked, text, ctx.index), act="answer")
@@ -78,6 +78,7 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     if reading.act == "handoff":
         return Turn("assistant", HANDOFF_TEXT.format(topic=_topic(text)), act="handoff", handoff=True)
     if reading.act == "missing_title":
+        st.unknown, st.focus = reading.key, []
         return Turn("assistant", f"I can't find \"{reading.key}\" in this catalog, so I can't answer for it. Ask me about "
                                  "one of the picks, or tell me what you're looking for.", act="answer")
     if reading.social == "decided":

@@ -74,7 +74,8 @@ def named_items(text: str, index: CatalogIndex) -> list[Item]:
         if 0 < len(positions) <= names.rare:
             for pos in positions:
                 hits.setdefault(pos, []).append(w)
-    named = {pos: frozenset(words) for pos, words in hits.items() if _names_it(words, pos, names, seen)}
+    named = {pos: frozenset(words) for pos, words in hits.items()
+             if _names_it(words, pos, names, seen, index.items[pos].title)}
     # a mention that another item's matches contain ("Colleen Hoover" inside "Regretting You by Colleen Hoover")
     # names that item, not every book by the author
     kept = [pos for pos, words in named.items() if not any(words < other for other in named.values())]
@@ -86,11 +87,13 @@ def named_items(text: str, index: CatalogIndex) -> list[Item]:
     return [index.items[p] for p in ordered]
 
 
-def _names_it(words: list[str], pos: int, names: _Names, seen: dict[str, tuple[int, int]]) -> bool:
-    if len(words) >= 3:
-        return True
-    if len(words) == 2:  # two title words said together ("Billy Summers", "Regretting You"), not far apart
-        return abs(seen[words[0]][1] - seen[words[1]][1]) <= 2
+def _names_it(words: list[str], pos: int, names: _Names, seen: dict[str, tuple[int, int]], title: str) -> bool:
+    if len(words) >= 2:  # two title words said together ("Billy Summers", "Regretting You"), as the title has them
+        at = [stem(t) for t in tokens(title)]
+        where = {w: [i for i, a in enumerate(at) if a == w] for w in words}
+        return any(abs(seen[a][1] - seen[b][1]) <= 2 and any(  # in the same order ("Big Book" is not "Book, Big")
+            0 < (j - i) * (1 if seen[b][1] > seen[a][1] else -1) <= 2 for i in where[a] for j in where[b])
+            for n, a in enumerate(words) for b in words[n + 1:])
     w = words[0]
     unique = len(names.by_word[w]) == 1
     return unique and (w == names.brand[pos] or any(c.isdigit() for c in w) and len(w) >= 3

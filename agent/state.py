@@ -65,6 +65,7 @@ class DialogueState:
     notes: list[str] = field(default_factory=list)  # honest notes already told (e.g. "this catalog lists no prices")
     focus: list[str] = field(default_factory=list)  # item ids last talked about ("is it waterproof?" means these)
     limits: list[list] = field(default_factory=list)  # [attribute, "<" | ">", amount in base units] from critiques
+    unknown: str = ""  # a product just talked about that the catalog lacks ("the Big Book of Horror")
 
 
 @dataclass

@@ -149,3 +149,24 @@ def test_what_a_brand_is_known_for_is_not_guessed(agent) -> None:
     agent.note_assistant(s, "I found the DJI Osmo Mobile 6")
     turn = agent.reply(s, "What are the advantages of that brand?")
     assert turn.act == "handoff" and turn.handoff and "DJI" not in turn.text
+
+
+def test_a_title_the_catalog_lacks_stays_what_it_means_until_something_else_is_shown(agent, shop) -> None:
+    s = agent.new_session()
+    agent.note_assistant(s, "Billy Summers is great")
+    agent.note_assistant(s, "Ok just a minute, I have Monstrous Intent, a best seller")
+    turn = agent.reply(s, "what's the price?")  # not Billy Summers': the colleague moved on to a book we lack
+    assert "Monstrous Intent" in turn.text and price_text(30.0) not in turn.text and not turn.picks
+    turn = agent.reply(s, "How many pages is the Big Book of Horror?")
+    assert "Big Book of Horror" in turn.text and not re.search(r"\d+ pages", turn.text)
+    turn = agent.reply(s, "What is the price of that book?")
+    assert "Big Book of Horror" in turn.text and "$" not in turn.text
+
+
+def test_a_colour_or_size_the_records_do_not_list_is_not_made_up(agent, shop) -> None:
+    s = agent.new_session()
+    agent.note_assistant(s, "I suggest this https://img.example/gimbal.jpg")
+    turn = agent.reply(s, "do u have a pink color?")
+    assert turn.act == "answer" and "pink" in turn.text and not turn.text.startswith("Yes") and not turn.picks
+    turn = agent.reply(s, "do you have size 7 of them?")
+    assert turn.act == "handoff" and turn.handoff and not turn.text.startswith("Yes")
