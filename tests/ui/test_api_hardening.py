@@ -22,7 +22,7 @@ OTHER = {"X-API-Key": "other-key"}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, api_index: CatalogIndex) -> Iterator[tuple[str, Path]]:
     """One server for the module and its SQLite file."""
-    settings = api_settings(tmp_path_factory.mktemp("hard"), max_session_turns=3)
+    settings = api_settings(tmp_path_factory.mktemp("hard"))
     with live_server(settings, api_index) as url:
         yield url, settings.sessions_db
 
@@ -148,12 +148,16 @@ def test_keys_are_hmaced_and_headers_hardened(c: httpx.Client, server: tuple[str
     assert (server[1].stat().st_mode & 0o777) == 0o600
 
 
-def test_turn_cap(c: httpx.Client, sid: str) -> None:
-    for text in ("a kettle", "a glass one", "cheaper"):
-        assert c.post(f"/v1/sessions/{sid}/messages", json={"message": text}).status_code == 200
-    full = c.post(f"/v1/sessions/{sid}/messages", json={"message": "another"})
-    assert full.status_code == 422 and full.json()["error"]["type"] == "session_full"
-    assert "start a new session" in full.json()["error"]["message"]
+def test_turn_cap(tmp_path: Path, api_index: CatalogIndex) -> None:
+    """400 turns made a 1.7 MB row that GET returned whole: a session now has a turn cap."""
+    with live_server(api_settings(tmp_path, max_session_turns=3), api_index) as url, \
+            httpx.Client(base_url=url, headers=AUTH, timeout=60) as c:
+        sid = c.post("/v1/sessions").json()["session_id"]
+        for text in ("a kettle", "a glass one", "cheaper"):
+            assert c.post(f"/v1/sessions/{sid}/messages", json={"message": text}).status_code == 200
+        full = c.post(f"/v1/sessions/{sid}/messages", json={"message": "another"})
+        assert full.status_code == 422 and full.json()["error"]["type"] == "session_full"
+        assert "start a new session" in full.json()["error"]["message"]
 
 
 def test_idle_sessions_expire(tmp_path: Path, api_index: CatalogIndex) -> None:
