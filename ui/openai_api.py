@@ -65,7 +65,7 @@ class ChatCompletionIn(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(None, max_length=128, description="continue (or create) the session with this id")
-    n: int = Field(1, ge=1, le=1, description="convrec answers with one choice")
+    n: int | None = Field(None, ge=1, le=1, description="convrec answers with one choice")
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     max_tokens: int | None = Field(None, ge=1)

@@ -80,6 +80,10 @@ def test_openai_errors_have_openai_shape(server: tuple[str, Path]) -> None:
     with pytest.raises(openai.BadRequestError) as many:
         client.chat.completions.create(model="convrec", messages=user, n=3)
     assert many.value.body["param"] == "n" and many.value.body["code"]
+    assert client.chat.completions.create(model="convrec", messages=user, n=1).choices
+    explicit_null = httpx.post(f"{server[0]}/v1/chat/completions", headers=AUTH,
+                               json={"model": "convrec", "messages": user, "n": None, "temperature": None})
+    assert explicit_null.status_code == 200, explicit_null.text
     with pytest.raises(openai.BadRequestError) as hot:
         client.chat.completions.create(model="convrec", messages=user, temperature=5)
     assert hot.value.body["param"] == "temperature"
