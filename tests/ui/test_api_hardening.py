@@ -175,3 +175,18 @@ def test_idle_sessions_expire(tmp_path: Path, api_index: CatalogIndex) -> None:
         r = c.post(f"/v1/sessions/{sid}/messages", json={"message": "a kettle"})
         assert r.status_code == 410 and r.json()["error"]["type"] == "session_expired"
         assert json.loads(r.text)["error"]["message"].endswith("start a new session (POST /v1/sessions)")
+
+
+def test_openai_route_honours_idempotency_keys(c: httpx.Client) -> None:
+    """A retried chat completion (plain or streamed) returns the stored answer; the turn is stored once."""
+    body = {"model": "convrec", "user": "idem-user", "messages": [{"role": "user", "content": "a desk lamp"}]}
+    first = c.post("/v1/chat/completions", json=body, headers={"Idempotency-Key": "chat-1"})
+    again = c.post("/v1/chat/completions", json=body, headers={"Idempotency-Key": "chat-1"})
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    streamed = c.post("/v1/chat/completions", json={**body, "stream": True}, headers={"Idempotency-Key": "chat-1"})
+    events = [json.loads(line[6:]) for line in streamed.text.splitlines()
+              if line.startswith("data: {")]
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"]) == \
+        first.json()["choices"][0]["message"]["content"]
+    turns = c.get("/v1/sessions/idem-user").json()["turns"]
+    assert [t["text"] for t in turns if t["role"] == "user"] == ["a desk lamp"]
