@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 
 from agent import Settings, build_agent
 from ui.openai_api import add_openai_routes, openai_error
-from ui.service import ServiceError, SessionService
+from ui.service import ServiceError, SessionService, open_store
 from ui.sessions import SqlSessionStore, short
 from ui.wire import pick_json, turn_json
 
@@ -333,6 +333,8 @@ def serve(settings: Settings) -> int:
     if settings.workers > 1 and not settings.sessions_url:
         print(f"note: {settings.workers} workers share the SQLite file {settings.sessions_db}; for more than a few "
               "workers, or several hosts, set CONVREC_SESSIONS_URL=postgresql://...", flush=True)
+    if settings.workers > 1:
+        open_store(settings.sessions_url, settings.sessions_db).close()  # an unreachable store fails here, once
     print(f"convrec API on http://{settings.host}:{settings.port} (docs: /docs, OpenAI base URL: /v1, "
           f"{max(1, settings.workers)} worker(s))", flush=True)
     if settings.workers > 1:

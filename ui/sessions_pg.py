@@ -28,6 +28,11 @@ class PostgresSessionStore(SqlSessionStore):
 
     def __init__(self, url: str):
         self.url = url
+        try:  # one plain connection first: a wrong URL fails at once with the server's own words
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as e:
+            raise RuntimeError(f"cannot reach the sessions database at {_redacted(url)}: {str(e).strip()}; check "
+                               "CONVREC_SESSIONS_URL and that PostgreSQL is running") from None
         self._pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True},
                                     open=False, timeout=30.0, name="convrec-sessions")
         try:

@@ -129,3 +129,10 @@ def test_sqlite_store_of_an_older_version_is_migrated(tmp_path: Path) -> None:
         db.execute("INSERT INTO sessions VALUES ('old', 'o', ?, 0, 0)", (_session("old", "kept").to_json(),))
     store = SessionStore(path)
     assert store.load("old").version == 1 and store.get("old").turns[0].text == "kept"
+
+
+def test_unreachable_postgres_says_what_to_check(tmp_path: Path) -> None:
+    url = f"postgresql://convrec:hunter2@/db?host={tmp_path}&port=1"
+    with pytest.raises(RuntimeError, match="cannot reach the sessions database") as e:
+        open_store(url, "")
+    assert "hunter2" not in str(e.value) and "CONVREC_SESSIONS_URL" in str(e.value)
