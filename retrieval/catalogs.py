@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from retrieval.items import CATEGORY_SEP, InvalidRow, Item, image_url, item_from_row, parse_price
+from retrieval.items import CATEGORY_SEP, InvalidRow, Item, image_url, item_from_row, parse_price, plain_text
 
 AMAZON_DIR = "amazon2018-industrial-scientific"
 REDIAL_CATALOG = "redial/ievalm_eval/id2info.json.gz"
@@ -180,7 +180,7 @@ def _amazon_descriptions(path: Path) -> dict[str, str]:
             parts = ast.literal_eval(desc) if desc.startswith("[") else [desc]
         except (ValueError, SyntaxError):
             parts = [desc]
-        text = " ".join(" ".join(str(p).split()) for p in parts if p)
+        text = plain_text(" ".join(" ".join(str(p).split()) for p in parts if p))  # 3 hold markup (<ulu>)
         if text and row.get("title"):
             out[_norm(row["title"])] = text
     return out
