@@ -161,7 +161,8 @@ def _chat_completion(svc: SessionService, body: ChatCompletionIn, owner: str, he
                                       "finish_reason": "stop"}], "usage": dict(usage), "convrec": extra})
         return finished
 
-    request = json.dumps([sid, convo, starts_over], ensure_ascii=False)
+    # what was asked, not where it landed: a new conversation's session id is random on every attempt
+    request = json.dumps([caller_id, convo, starts_over], ensure_ascii=False)
     idem = svc.idempotency(idempotency_key, "chat\0" + request, respond)
     lock = svc.locked(sid)
     try:

@@ -190,3 +190,7 @@ def test_openai_route_honours_idempotency_keys(c: httpx.Client) -> None:
         first.json()["choices"][0]["message"]["content"]
     turns = c.get("/v1/sessions/idem-user").json()["turns"]
     assert [t["text"] for t in turns if t["role"] == "user"] == ["a desk lamp"]
+    anonymous = {"model": "convrec", "messages": [{"role": "user", "content": "a yoga mat"}]}  # a new session each time
+    one = c.post("/v1/chat/completions", json=anonymous, headers={"Idempotency-Key": "chat-2"})
+    two = c.post("/v1/chat/completions", json=anonymous, headers={"Idempotency-Key": "chat-2"})
+    assert two.status_code == 200 and two.json()["convrec"]["session_id"] == one.json()["convrec"]["session_id"]
