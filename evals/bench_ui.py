@@ -5,8 +5,8 @@
 Measures, with the local model already converted (its first conversion is not part of any figure):
 - ready_seconds: from launching the process until the page accepts messages (the model loaded, one turn warmed);
 - first_reply_seconds_after_ready: the first shopper message, from Enter until the reply is on screen;
-- p95_turn_seconds_local_llm (and p50): typed messages and card clicks of a few conversations, Enter or click
-  until the answer is on screen (every pick's reason is worded by the local model on these turns);
+- p95_turn_seconds_local_llm (nearest rank; and p50): typed messages and card clicks of a few conversations, Enter
+  or click until the answer is on screen (every pick's reason is worded by the local model on these turns);
 - axe_serious_violations: axe-core violations of impact serious or critical, empty page and with picks, at
   1366x900 and 390x844;
 - mobile_first_pick_offset_px: at 390x844, the latest reply's bottom to the first pick card's top.
@@ -17,6 +17,7 @@ JSON object.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 import statistics
@@ -36,6 +37,8 @@ CONVERSATIONS = [  # what shoppers typed in the browser sessions (typos and mind
      "is the second one lighter than the first?"],
     ["an electric kettle", "around 60 bucks", "just show me", "@reject 1", "actually I'd rather have a coffee grinder"],
     ["a tent for two people", "for weekend camping", "show me", "@owned 2", "how much does the first one weigh?"],
+    ["wireles headphones", "noise cancelling, under 200", "just show me", "@like 2", "what about the battery life?",
+     "hmm, cheaper ones", "@reject 1"],
 ]
 TIMEOUT_MS = 300_000
 
@@ -73,11 +76,16 @@ def _turn(page, step: str) -> float:
     return time.perf_counter() - started
 
 
-def _axe_serious(page) -> int:
+def _axe_serious(page, seen: set[str]) -> int:
+    """Elements with a serious or critical axe-core violation; the rules broken are added to `seen`."""
     from axe_playwright_python.sync_playwright import Axe
 
-    response = Axe().run(page).response
-    return sum(len(v["nodes"]) for v in response["violations"] if v.get("impact") in ("serious", "critical"))
+    bad = [v for v in Axe().run(page).response["violations"] if v.get("impact") in ("serious", "critical")]
+    seen.update(v["id"] for v in bad)
+    for v in bad:
+        print(f"axe {v['id']}: {[n.get('target') for n in v['nodes']][:6]} {v['nodes'][0].get('failureSummary', '')[:300]}",
+              file=sys.stderr, flush=True)
+    return sum(len(v["nodes"]) for v in bad)
 
 
 def _mobile_offset(page) -> float:
@@ -112,7 +120,8 @@ def run(llm: str, command: str) -> dict:
                     time.sleep(0.25)
             page.wait_for_selector("#msg textarea:not([disabled])", timeout=TIMEOUT_MS)
             ready = time.perf_counter() - started
-            axe = _axe_serious(page)
+            rules: set[str] = set()
+            axe = _axe_serious(page, rules)
             times = []
             first = None
             for steps in CONVERSATIONS:
@@ -123,25 +132,24 @@ def run(llm: str, command: str) -> dict:
                     first = seconds if first is None else first
                     times.append(seconds)
                     print(f"{seconds:6.2f}s  {step}", file=sys.stderr, flush=True)
-            axe += _axe_serious(page)
+            axe += _axe_serious(page, rules)
             phone = browser.new_page(viewport={"width": 390, "height": 844})
             phone.goto(url)
             phone.wait_for_selector("#msg textarea:not([disabled])", timeout=TIMEOUT_MS)
-            axe += _axe_serious(phone)
+            axe += _axe_serious(phone, rules)
             for step in ("a cordless drill under $150", "weekend DIY", "just show me some"):
                 _turn(phone, step)
             offset = _mobile_offset(phone)
-            axe += _axe_serious(phone)
+            axe += _axe_serious(phone, rules)
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
     times.sort()
     return {"ready_seconds": round(ready, 2), "first_reply_seconds_after_ready": round(first, 2),
-            "p95_turn_seconds_local_llm": round(times[max(0, int(round(0.95 * len(times))) - 1)], 2) if llm == "local"
-            else None,
+            "p95_turn_seconds_local_llm": round(times[math.ceil(0.95 * len(times)) - 1], 2) if llm == "local" else None,
             "p50_turn_seconds": round(statistics.median(times), 2), "turns": len(times),
-            "axe_serious_violations": axe, "mobile_first_pick_offset_px": round(offset, 1), "llm": llm}
+            "axe_serious_violations": axe, "axe_rules_broken": sorted(rules), "mobile_first_pick_offset_px": round(offset, 1), "llm": llm}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from agent import Pick, Session
 
@@ -38,23 +38,29 @@ def asked_keys(session: Session) -> list[str]:
     return [p.attribute.split(":", 1)[1] for p in session.state.preferences if p.attribute.startswith("attr:")]
 
 
-def said_words(session: Session) -> set[str]:
-    """Every word the shopper typed in this session, lower case."""
-    return {w for t in session.turns if t.role == "user" for w in WORD.findall(t.text.lower())}
+def said_text(session: Session) -> str:
+    """Everything the shopper typed in this session, lower case, one line."""
+    return " ".join(t.text.lower() for t in session.turns if t.role == "user")
 
 
-def key_specs(item: Item, asked: Sequence[str] = (), words: Iterable[str] = (),
-              n: int = SPECS_PER_CARD) -> list[tuple[str, str]]:
-    """The item's n specs that matter most for what was asked: keys the shopper stated a need for, then keys or
-    values the shopper's words name, then the catalog's own order (model number, colour and the like last)."""
-    said = set(words)
+def key_specs(item: Item, asked: Sequence[str] = (), said: str = "", n: int = SPECS_PER_CARD) -> list[tuple[str, str]]:
+    """The item's n specs that matter most for what was asked: keys the shopper stated a need for, then specs the
+    shopper's words name (a word of the key, "weight" in "max weight", or the whole value, "dishwasher safe"), then
+    the catalog's own order; model number, colour and the like come last and are never promoted."""
+    words = set(WORD.findall(said.lower()))
     keys = [k for k, v in (item.attributes or {}).items() if str(v).strip()]
+
+    def named(key: str) -> bool:
+        key_words = {w for w in WORD.findall(key.lower().replace("_", " ")) if len(w) > 2}
+        value = str(item.attributes[key]).lower().strip()
+        stems = any(k.startswith(w) for k in key_words for w in words if len(w) > 3)  # "weigh" names "weight"
+        return stems or (len(value) > 2 and f" {value} " in f" {said.lower()} ")
 
     def rank(pos_key: tuple[int, str]) -> tuple[int, int]:
         pos, key = pos_key
-        named = set(WORD.findall(key.lower().replace("_", " "))) | set(WORD.findall(str(item.attributes[key]).lower()))
-        tier = 0 if key in asked else 1 if named & said else 3 if key.lower() in LATE_KEYS else 2
-        return tier, pos
+        if key.lower() in LATE_KEYS:
+            return 3, pos
+        return (0 if key in asked else 1 if named(key) else 2), pos
 
     ordered = [k for _, k in sorted(enumerate(keys), key=rank)]
     return [(spec_label(k), str(item.attributes[k])) for k in ordered[:n]]
@@ -110,8 +116,8 @@ def cards_html(picks: Sequence[Pick], session: Session | None = None, busy: bool
         return ('<p class="no-picks" id="no-picks">Picks appear here once I know a little about what you '
                 "want.</p>")
     asked = asked_keys(session) if session is not None else []
-    words = said_words(session) if session is not None else set()
-    cards = "".join(pick_card(p, n, key_specs(p.item, asked, words), busy, p.item.item_id in selected)
+    said = said_text(session) if session is not None else ""
+    cards = "".join(pick_card(p, n, key_specs(p.item, asked, said), busy, p.item.item_id in selected)
                     for n, p in enumerate(picks, 1))
     return f'<div class="pick-grid">{cards}</div>'
 
@@ -122,12 +128,13 @@ def compare_table(items: Sequence[Item], session: Session | None = None, max_spe
         return ""
     esc = html.escape
     asked = asked_keys(session) if session is not None else []
-    words = said_words(session) if session is not None else set()
+    said = said_text(session) if session is not None else ""
     labels: list[str] = []
-    for item in items:
-        for label, _ in key_specs(item, asked, words, n=max_specs):
-            if label not in labels:
-                labels.append(label)
+    per_item = [[label for label, _ in key_specs(item, asked, said, n=max_specs) if label != "Model"] for item in items]
+    for rank in range(max_specs):  # each item's most telling specs in turn, so unlike items both show theirs
+        for specs in per_item:
+            if rank < len(specs) and specs[rank] not in labels:
+                labels.append(specs[rank])
     values = [{spec_label(k): str(v) for k, v in (item.attributes or {}).items()} for item in items]
     head = "".join(f'<th scope="col">{esc(display_name(i))}</th>' for i in items)
     rows = [("Price", [price_text(i) for i in items]), ("Brand", [i.brand or "—" for i in items])]

@@ -257,7 +257,12 @@ class ChatApp:
             return self.nothing()
         for error in self.turns.wait(session_id, WAIT_S):
             gr.Warning(error)
-        return self.view(self.session(session_id, owner_of(request)), selection or [])
+        session = self.session(session_id, owner_of(request))
+        out = self.view(session, selection or [])
+        latest = next((t for t in reversed(session.turns) if t.role == "assistant"), None)
+        if latest is not None and latest.picks:
+            out[self.parts.compare] = ""  # new picks: a comparison of the old ones would mislead
+        return out
 
     def new_conversation(self, request: gr.Request) -> dict:
         """Start over with an empty session."""

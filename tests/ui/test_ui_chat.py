@@ -47,8 +47,10 @@ def test_pick_card_escapes_all_catalog_text_and_names_its_buttons() -> None:
 
 def test_specs_that_matter_come_first() -> None:
     assert [k for k, _ in key_specs(DRILL)] == ["Voltage", "Battery", "Power source", "Weight"]  # colour, model last
-    asked = key_specs(DRILL, asked=["power_source"], words={"light", "weight"})
+    asked = key_specs(DRILL, asked=["power_source"], said="how much does it weigh?")
     assert [k for k, _ in asked][:2] == ["Power source", "Weight"]
+    named = key_specs(DRILL, said="compare the hammerline hl-628p and the orange one, 4.0 ah")
+    assert [k for k, _ in named] == ["Battery", "Voltage", "Power source", "Weight"]  # a whole value; never the model
     assert len(key_specs(DRILL, n=3)) == 3
 
 
