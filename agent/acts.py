@@ -192,7 +192,11 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     """Read one (already normalised) message into its act and arguments."""
     st = session.state
     code = language_of(text)
-    update = parse_message(text, ctx.vocab, st.pending_options, st.pending_question)
+    options, pending = st.pending_options, st.pending_question
+    if re.match(r"\W*(is|are|does|do|has|can|how|what)\b.*\b(first|second|third|1st|2nd|3rd|last)\b", text.lower()) and \
+            not last_picks(session):  # "is the first one waterproof?" before any pick: a need, not option one
+        options, pending = [], ""
+    update = parse_message(text, ctx.vocab, options, pending)
     reading = Reading(update, act_scores=scores or {})
     if code:
         reading.act, reading.language = "unreadable", code

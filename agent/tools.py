@@ -250,14 +250,15 @@ class ToolBox:
         self.picks = picks
         return picks
 
-    def extreme(self, key: str, way: str, k: int | None = None) -> list[Pick]:
+    def extreme(self, key: str, way: str, k: int | None = None, past_budget: bool = False) -> list[Pick]:
         """Picks sorted by price or a numeric attribute ("the cheapest 2-person tent"), over every item that meets
-        the stated constraints (shown ones included: the shopper asked for the extreme), the extreme one first."""
+        the stated constraints (shown ones included: the shopper asked for the extreme), the extreme one first.
+        The cheapest (or priciest) when nothing fits the budget: the extreme past it, said so."""
         st = self.session.state
         k = k or self.settings.picks_per_turn
         c = constraints_of(st)
         c.categories = expand_levels(c.categories, self.vocab)
-        drop: frozenset[str] = frozenset() if self.vocab.has_prices else frozenset({"price"})
+        drop: frozenset[str] = frozenset() if self.vocab.has_prices and not past_budget else frozenset({"price"})
         exclude = self.excluded(include_shown=True)
         mask = self.index.allowed_rows(c.filters(drop), exclude)
         query = " ".join([st.query, *c.must.values()]).strip()
@@ -274,6 +275,12 @@ class ToolBox:
             pool = self._soft_filter(pool, c)
         valued = [(value_of(s.item, key), s) for s in pool]
         valued = [(v, s) for v, s in valued if v is not None]
+        if not valued and key == "price" and not past_budget and self.vocab.has_prices:
+            picks = self.extreme(key, way, k, past_budget=True)
+            if picks:
+                self.notes.append("Nothing fits your price limit, so these are the "
+                                  f"{'cheapest' if way == 'min' else 'priciest'} past it.")
+            return picks
         if not valued:
             self.blocked = ("", f"None of the matches lists a {key} I can sort by.")
             return []
