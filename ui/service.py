@@ -38,6 +38,7 @@ __all__ = ["SESSION_ID", "HeldLock", "Idempotency", "InvalidInput", "MessageTooL
            "open_store"]
 
 LOCK_TIMEOUT_S = 120.0  # a turn waiting longer than this for its session gives up with SessionBusy
+PURGE_EVERY_S = 3_600.0  # expired sessions are deleted at most this often, when a session is created
 
 
 class ServiceError(Exception):
@@ -161,6 +162,7 @@ class SessionService:
         self.slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
         self._versions: dict[int, tuple[weakref.ref, int]] = {}  # id(session) -> (session, version loaded)
         self._versions_guard = threading.RLock()  # re-entered when a weakref callback fires inside
+        self._purged = 0.0  # when this process last deleted expired sessions
 
     def check_text(self, text: str) -> str:
         """The message, cleaned of control characters; raises InvalidInput when it is empty,
@@ -206,6 +208,7 @@ class SessionService:
         """A fresh session, stored for its owner; `history`: item ids bought before (unknown ids are ignored)."""
         session = self.agent.new_session(history)
         self._remember(session, self.store.put(session, owner))
+        self._purge_expired()
         return session
 
     def load(self, session_id: str, owner: str) -> Session:
@@ -326,6 +329,12 @@ class SessionService:
         except UnknownItem:
             raise NotFound(f"no item {short(item_id)!r} in the catalog", "use an item_id from the picks") from None
         self.save(session, owner, idempotency, Turn("assistant", ""))
+
+    def _purge_expired(self) -> None:
+        idle, now = self.settings.session_idle_s, time.time()
+        if idle and now - self._purged > PURGE_EVERY_S:
+            self._purged = now
+            self.store.purge(now - idle)
 
     def _check_room(self, session: Session) -> None:
         cap = self.settings.max_session_turns

@@ -176,6 +176,14 @@ class SqlSessionStore:
             db.execute(self._sql("DELETE FROM aliases WHERE session_id = ?"), (session_id,))
         return gone > 0
 
+    def purge(self, before: float) -> int:
+        """Delete sessions last changed before `before` (a time.time()), their aliases and old buckets; how many."""
+        with self._write() as db:
+            gone = db.execute(self._sql("DELETE FROM sessions WHERE updated < ?"), (before,)).rowcount
+            db.execute("DELETE FROM aliases WHERE session_id NOT IN (SELECT session_id FROM sessions)")
+            db.execute(self._sql("DELETE FROM buckets WHERE stamp < ?"), (before,))
+        return gone
+
     def count(self) -> int:
         """Number of stored sessions."""
         return int(self._one("SELECT COUNT(*) FROM sessions")[0])

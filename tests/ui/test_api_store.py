@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,16 @@ def test_aliases_and_secret(store: SqlSessionStore) -> None:
     store.delete("s")
     assert store.resolve_alias("fp:1") is None
     assert len(store.secret()) == 64 and store.secret() == store.secret()
+
+
+def test_purge_drops_idle_sessions_and_their_aliases(store: SqlSessionStore) -> None:
+    store.put(_session("old", "x"), "o")
+    store.put(_session("new", "y"), "o")
+    store.set_alias("fp:old", "old")
+    with store._write() as db:  # make "old" a month idle
+        db.execute(store._sql("UPDATE sessions SET updated = updated - 2600000 WHERE session_id = ?"), ("old",))
+    assert store.purge(time.time() - 86_400) == 1
+    assert not store.exists("old") and store.exists("new") and store.resolve_alias("fp:old") is None
 
 
 def test_sqlite_file_is_private(tmp_path: Path) -> None:
