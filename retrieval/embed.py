@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 DIM = 384  # all-MiniLM-L6-v2 output size
+RECENT_TEXTS = 512  # encode_one remembers this many texts (1.5 KB each)
 
 
 class EmbeddingModelMissing(RuntimeError):
@@ -41,6 +43,8 @@ class Embedder:
         self.model.max_seq_length = max_seq_length
         self.batch_size = batch_size
         self.name = path.name
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # encode_one's last texts: a message is read
+        # by the act classifier and searched for in the same turn, and a query often repeats across turns
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts; returns an array of shape (len(texts), DIM)."""
@@ -50,20 +54,32 @@ class Embedder:
                                  convert_to_numpy=True, show_progress_bar=False)
         return vecs.astype(np.float32, copy=False)
 
-    def encode_one(self, text: str) -> np.ndarray:
+    def encode_one(self, text: str, remember: bool = True) -> np.ndarray:
         """Embed one text (a query) on one thread; shape (DIM,).
 
         A single short text gains nothing from torch's intra-op threads, and on a busy 2-core machine
-        the threads wait on each other: 495 ms vs 48 ms p50 measured (evals/RETRIEVAL.md).
+        the threads wait on each other: 495 ms vs 48 ms p50 measured (evals/RETRIEVAL.md). The last
+        RECENT_TEXTS texts are remembered (read-only vectors); `remember=False` encodes afresh (benchmarks).
         """
+        hit = self._recent.get(text) if remember else None
+        if hit is not None:
+            self._recent.move_to_end(text)
+            return hit
         import torch
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return self.encode([text])[0]
+            vec = self.encode([text])[0]
         finally:
             torch.set_num_threads(threads)
+        if not remember:
+            return vec
+        vec.setflags(write=False)  # shared by every caller that asks for this text
+        self._recent[text] = vec
+        while len(self._recent) > RECENT_TEXTS:
+            self._recent.popitem(last=False)
+        return vec
 
 
 @lru_cache(maxsize=2)

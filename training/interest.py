@@ -207,7 +207,6 @@ class InterestModel:
         return self._embedder
 
 
-@lru_cache(maxsize=256)
 def _encode_cached(embedder: Embedder, text: str) -> np.ndarray:
-    # the agent re-scores on every turn with the same stated text; encoding it costs ~10 ms on CPU
+    # the agent re-scores on every turn with the same stated text; the embedder remembers recent texts
     return embedder.encode_one(text)

@@ -29,7 +29,7 @@ from ui.service import HeldLock, Idempotency, InvalidInput, NotFound, ServiceErr
 from ui.sessions import short
 from ui.wire import pick_json
 
-REPLAY_USER_MESSAGES = 3  # unknown conversation: earlier user messages replayed into a new session
+REPLAY_USER_MESSAGES = 3  # unknown conversation: its last user messages (and the replies between) rebuild a session
 MODEL = "convrec"  # the one model this endpoint serves
 
 
@@ -139,11 +139,11 @@ def _chat_completion(svc: SessionService, body: ChatCompletionIn, owner: str, he
     caller_id = header_id or body.user
     sid = svc.scoped_id(caller_id, owner) if caller_id is not None else None
     starts_over = sid is not None and header_id is None and not earlier  # `user` with a first message only
-    replay: list[str] = []
+    replay: list[tuple[str, str]] = []
     if sid is None and earlier:
         sid = svc.store.resolve_alias(_fingerprint(owner, earlier))
-        if sid is None:  # a conversation we never saw: rebuild its state from the shopper's last few messages
-            replay = [c for r, c in earlier if r == "user" and c.strip()][-REPLAY_USER_MESSAGES:]
+        if sid is None:  # a conversation we never saw (a colleague's, a bot's): rebuild it from its last messages
+            replay = _tail(earlier)
     sid = sid or uuid.uuid4().hex
     shown_id = caller_id or sid
     cid, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
@@ -173,8 +173,11 @@ def _chat_completion(svc: SessionService, body: ChatCompletionIn, owner: str, he
         if starts_over and svc.store.exists(sid):
             svc.delete(sid, owner)  # NotFound for another owner's id cannot happen: ids are scoped per key
         session = svc.load_or_new(sid, owner)
-        for old in replay:
-            svc.reply(session, old[: svc.settings.max_message_chars], owner)
+        for role, old in replay:  # the shopper's needs kept; what the other assistant named is what is on screen
+            if role == "user":
+                svc.agent.suggest(session, old[: svc.settings.max_message_chars])
+            else:
+                svc.agent.note_assistant(session, old)
     except BaseException:
         lock.release()
         raise
@@ -196,6 +199,13 @@ def _chat_completion(svc: SessionService, body: ChatCompletionIn, owner: str, he
                           include_usage, {"id": cid, "created": created})
     return StreamingResponse(turn_stream, media_type="text/event-stream",
                              headers={"X-Session-Id": shown_id, "Cache-Control": "no-cache"})
+
+
+def _tail(earlier: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The last REPLAY_USER_MESSAGES user messages of a conversation and the assistant messages after the first."""
+    users = [i for i, (r, c) in enumerate(earlier) if r == "user" and c.strip()]
+    start = users[-REPLAY_USER_MESSAGES] if len(users) >= REPLAY_USER_MESSAGES else (users[0] if users else len(earlier))
+    return [(r, c) for r, c in earlier[start:] if c.strip()]
 
 
 def _usage(convo: list[tuple[str, str]]) -> dict[str, int]:

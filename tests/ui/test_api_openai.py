@@ -64,6 +64,24 @@ def test_unknown_history_is_replayed_into_a_new_session(client: openai.OpenAI, b
     assert [t["text"] for t in turns if t["role"] == "user"] == ["running shoes", "under $150"]
 
 
+def test_a_product_another_assistant_named_is_what_the_next_question_is_about(
+        client: openai.OpenAI, base_url: str, api_index: CatalogIndex) -> None:
+    # a conversation a human colleague (or another bot) started: convrec joins it and "it" is what they offered
+    item = next(i for i in api_index.items if i.price is not None and any(c.isdigit() for c in i.title.split()[1]))
+    others = [i for i in api_index.items if i.price is not None and i.price != item.price][:3]
+    named = " ".join(item.title.split()[:2])  # brand and model number: "Voltmark VM-1820"
+    history = [{"role": "user", "content": "hi, I need some help"},
+               {"role": "assistant", "content": f"Hello! Have a look at the {named}."},
+               {"role": "user", "content": "how much is it?"}]
+    resp = client.chat.completions.create(model="convrec", messages=history)
+    content = resp.choices[0].message.content
+    assert f"{item.price:.2f}".rstrip("0").rstrip(".") in content.replace(",", "")
+    assert not any(f"${o.price:.2f}" in content for o in others if f"{o.price:.2f}" != f"{item.price:.2f}")
+    sid = resp.model_extra["convrec"]["session_id"]
+    turns = httpx.get(f"{base_url}/v1/sessions/{sid}", headers=AUTH).json()["turns"]
+    assert [t["act"] for t in turns if t["role"] == "assistant"][0] == "relayed"
+
+
 def test_user_field_and_session_header_pick_the_session(client: openai.OpenAI) -> None:
     a = client.chat.completions.create(model="convrec", user="crm-4711", messages=[
         {"role": "user", "content": "coffee grinder"}])
