@@ -60,11 +60,12 @@ def interest_weights(session: Session) -> dict[str, float]:
 
 
 def need_phrase(attribute: str, value: str, wanted: bool) -> str:
-    """One stated need in words: "up to $150", "cordless", "not Acme"."""
-    if attribute == "max_price":
-        text = f"up to ${float(value):,.0f}" if _number(value) else f"up to {value}"
-    elif attribute == "min_price":
-        text = f"from ${float(value):,.0f}" if _number(value) else f"from {value}"
+    """One stated need in words: "up to $150", "under $239.98", "cordless", "not Acme"."""
+    lead = {"max_price": "up to", "min_price": "from", "below_price": "under", "above_price": "over"}.get(attribute)
+    if lead:
+        text = f"{lead} ${float(value):,.2f}".replace(".00", "") if _number(value) else f"{lead} {value}"
+    elif attribute == "price_band":
+        text = f"{value} prices"
     else:
         text = value
     return text if wanted else f"not {text}"

@@ -16,7 +16,7 @@ from ui.api import create_app
 from ui.cards import cards_html, compare_table, key_specs, pick_card
 from ui.chat_app import COOKIE, ChatApp, Parts, owner_of
 from ui.cli import main as cli_main
-from ui.panels import exploration_sentence, interest_weights, interests_html
+from ui.panels import exploration_sentence, interest_weights, interests_html, need_phrase
 from ui.sessions import SessionStore
 
 HOSTILE = Item(item_id='x"><script>alert(1)</script>', title="<img src=x onerror=alert(1)> Drill",
@@ -81,6 +81,9 @@ def test_interest_panel_counts_what_the_shopper_did_not_what_was_shown() -> None
     assert interest_weights(s) == {"Power Tools": 0.6, "Camping": 0.4}  # asked 3, liked 2
     panel = interests_html(s)
     assert "up to $150" in panel and "60%" in panel and "each Like 2" in panel
+    assert [need_phrase(a, v, True) for a, v in (("below_price", "239.98"), ("max_price", "150"), ("min_price", "x"))] \
+        == ["under $239.98", "up to $150", "from x"]
+    assert need_phrase("brand", "Acme", False) == "not Acme"
     assert exploration_sentence(picks) == "1 pick is a wild card from Camping to widen the mix."
     assert exploration_sentence(picks[:1]) == "The pick follows what you told me."
     assert exploration_sentence([]) == ""
