@@ -4,7 +4,8 @@
 
 Measures, with the local model already converted (its first conversion is not part of any figure):
 - ready_seconds: from launching the process until the page accepts messages (the model loaded, one turn warmed);
-- first_reply_seconds_after_ready: the first shopper message, from Enter until the reply is on screen;
+- first_reply_seconds_after_ready: the first shopper message, from Enter until the reply is on screen (it asks a
+  question); first_picks_turn_seconds: the first turn that shows picks, reasons worded by the model;
 - p95_turn_seconds_local_llm (nearest rank; and p50): typed messages and card clicks of a few conversations, Enter
   or click until the answer is on screen (every pick's reason is worded by the local model on these turns);
 - axe_serious_violations: axe-core violations of impact serious or critical, empty page and with picks, at
@@ -83,8 +84,8 @@ def _axe_serious(page, seen: set[str]) -> int:
     bad = [v for v in Axe().run(page).response["violations"] if v.get("impact") in ("serious", "critical")]
     seen.update(v["id"] for v in bad)
     for v in bad:
-        print(f"axe {v['id']}: {[n.get('target') for n in v['nodes']][:6]} {v['nodes'][0].get('failureSummary', '')[:300]}",
-              file=sys.stderr, flush=True)
+        targets = [n.get("target") for n in v["nodes"]][:6]
+        print(f"axe {v['id']}: {targets} {v['nodes'][0].get('failureSummary', '')[:300]}", file=sys.stderr, flush=True)
     return sum(len(v["nodes"]) for v in bad)
 
 
@@ -92,7 +93,8 @@ def _mobile_offset(page) -> float:
     page.wait_for_timeout(300)
     return page.evaluate("() => { const bots = document.querySelectorAll('#chat [data-testid=bot]');"
                          " const card = document.querySelector('.pick-card');"
-                         " return card.getBoundingClientRect().top - bots[bots.length - 1].getBoundingClientRect().bottom; }")
+                         " const reply = bots[bots.length - 1].getBoundingClientRect();"
+                         " return card.getBoundingClientRect().top - reply.bottom; }")
 
 
 def run(llm: str, command: str) -> dict:
@@ -123,13 +125,15 @@ def run(llm: str, command: str) -> dict:
             rules: set[str] = set()
             axe = _axe_serious(page, rules)
             times = []
-            first = None
+            first = first_picks = None
             for steps in CONVERSATIONS:
                 page.click("#new-conversation")
                 page.wait_for_selector("#no-picks", timeout=TIMEOUT_MS)
                 for step in steps:
                     seconds = _turn(page, step)
                     first = seconds if first is None else first
+                    if first_picks is None and page.locator(".pick-card").count():
+                        first_picks = seconds
                     times.append(seconds)
                     print(f"{seconds:6.2f}s  {step}", file=sys.stderr, flush=True)
             axe += _axe_serious(page, rules)
@@ -147,9 +151,11 @@ def run(llm: str, command: str) -> dict:
         server.wait(timeout=30)
     times.sort()
     return {"ready_seconds": round(ready, 2), "first_reply_seconds_after_ready": round(first, 2),
+            "first_picks_turn_seconds": round(first_picks, 2),
             "p95_turn_seconds_local_llm": round(times[math.ceil(0.95 * len(times)) - 1], 2) if llm == "local" else None,
             "p50_turn_seconds": round(statistics.median(times), 2), "turns": len(times),
-            "axe_serious_violations": axe, "axe_rules_broken": sorted(rules), "mobile_first_pick_offset_px": round(offset, 1), "llm": llm}
+            "axe_serious_violations": axe, "axe_rules_broken": sorted(rules),
+            "mobile_first_pick_offset_px": round(offset, 1), "llm": llm}
 
 
 def main(argv: list[str] | None = None) -> int:

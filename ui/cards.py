@@ -73,7 +73,8 @@ def price_text(item: Item) -> str:
 
 def wild_card_why(item: Item) -> str:
     """Why a wild card is on screen, in a shopper's words."""
-    return f"From {item.top_category or 'another department'}, outside what you have looked at so far, to widen the mix."
+    department = item.top_category or "another department"
+    return f"From {department}, outside what you have looked at so far, to widen the mix."
 
 
 def pick_card(pick: Pick, number: int, specs: Sequence[tuple[str, str]] = (), busy: bool = False,

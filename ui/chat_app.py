@@ -31,7 +31,8 @@ TURN_THREADS = 1  # torch threads per turn: the service runs up to cpu_count tur
 # machine two intra-op threads wait on each other (5 kettle reasons by the local model: 11-17 s with 2, 1.8 s with 1)
 WAIT_S = 300.0  # the longest a handler waits for a turn (the first local-model turn on a slow machine)
 THINKING = "One moment…"
-CLICK_TEXT = {"like": "More like the {n}, please.", "reject": "The {n} is not for me.", "owned": "I already own the {n}."}
+CLICK_TEXT = {"like": "More like the {n}, please.", "reject": "The {n} is not for me.",
+              "owned": "I already own the {n}."}  # shown until the agent's own wording of the click is stored
 
 
 @dataclass

@@ -76,7 +76,8 @@ def test_interest_panel_counts_what_the_shopper_did_not_what_was_shown() -> None
     assert interest_weights(shown_only) == {}  # shown items alone are no interest
     assert "Nothing yet" in interests_html(shown_only)
     rejected = _session_with(picks, [], rejected=["t1"])
-    assert interest_weights(rejected) == {} and "Not for you:</strong> Trailkin 2-Person Tent" in interests_html(rejected)
+    assert interest_weights(rejected) == {}
+    assert "Not for you:</strong> Trailkin 2-Person Tent" in interests_html(rejected)
     s = _session_with(picks, [Preference("category", "Drills"), Preference("max_price", "150")], liked=["t1"])
     assert interest_weights(s) == {"Power Tools": 0.6, "Camping": 0.4}  # asked 3, liked 2
     panel = interests_html(s)
@@ -118,7 +119,8 @@ def test_handlers_and_sessions_belong_to_the_browser(tmp_path: Path, small_index
     assert shown[p.chat][-2:] == [{"role": "user", "content": "a cordless drill under $100"},
                                   {"role": "assistant", "content": "One moment…"}]  # at once, answered later
     done = app.wait(sid, [], alice)
-    assert done[p.chat][-2]["content"] == "a cordless drill under $100" and "One moment" not in done[p.chat][-1]["content"]
+    assert done[p.chat][-2]["content"] == "a cordless drill under $100"
+    assert "One moment" not in done[p.chat][-1]["content"]
     assert app.restore(sid, alice)[p.chat] == done[p.chat]  # a reload shows the same conversation
     assert app.restore(sid, bob)[p.sid] != sid  # another browser gets a fresh session, not Alice's
     assert app.restore(sid, _request(None))[p.sid] != sid

@@ -77,7 +77,8 @@ def mobile_pick_offset(page) -> float:
     """Pixels from the latest reply's bottom to the first pick card's top."""
     return page.evaluate("() => { const bots = document.querySelectorAll('#chat [data-testid=bot]');"
                          " const card = document.querySelector('.pick-card');"
-                         " return card.getBoundingClientRect().top - bots[bots.length - 1].getBoundingClientRect().bottom; }")
+                         " const reply = bots[bots.length - 1].getBoundingClientRect();"
+                         " return card.getBoundingClientRect().top - reply.bottom; }")
 
 
 def overflow_px(page) -> int:

@@ -218,7 +218,7 @@ def test_message_shows_at_once_and_survives_a_reload(served, browser) -> None:
                                timeout=LONG)
         assert "One moment" in page.inner_text("#chat")  # still being answered
         shot(page, "06_reload_mid_turn")
-    page.wait_for_function("() => !(document.querySelector('#chat')?.innerText || '').includes('One moment')", timeout=LONG)
+    wait_idle(page)
     assert page.locator("#chat [data-testid=user]").last.inner_text() == "something for tea, under $60"
     assert last_reply(page).strip()
     page.close()
