@@ -276,7 +276,8 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         reading.act, reading.asked = "ask_item", Asked("color", colour)  # "do u have a pink color?" of the pick
         reading.items = items or _focus_or_all(ctx, session, on_screen)
         return reading
-    if SIZE_ASK.search(low) and not any(_get_key(i, "size") for i in (items or on_screen)):
+    if SIZE_ASK.search(low) and (items or on_screen) and PRONOUN_Q.search(low) and not kinds_said(needs) and not any(
+            _get_key(i, "size") for i in (items or on_screen)):
         reading.act, reading.handoff = "handoff", True  # "do you have size 7 of them?": sizes are not listed
         return reading
     kinds = [p for p in needs if p.attribute in ("category", "brand") and p.wanted]
@@ -413,6 +414,11 @@ def _colour_asked(low: str) -> str | None:
                                       "version is there any available come comes that this those these they them "
                                       "and or also what about how".split())
     return colours[0] if len(colours) == 1 and not rest else None
+
+
+def kinds_said(needs: list) -> bool:
+    """Whether the message names a category or brand it wants ("hiking boots, size 10" asks for boots)."""
+    return any(p.attribute in ("category", "brand") and p.wanted for p in needs)
 
 
 def _get_key(item: Item, key: str) -> str | None:

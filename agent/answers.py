@@ -189,7 +189,8 @@ def _shouting(sentence: str) -> bool:
 # Amounts an attribute question can find in a title or description when the record has no such attribute.
 _UNITS = {
     "weight": r"(?:lbs?|pounds?|kg|kilograms?|grams?|g|oz|ounces?)",
-    "size": r"(?:''|\"|”|inch(?:es)?|in\b|cm|mm|centimet(?:er|re)s?|millimet(?:er|re)s?|ft|feet|foot|m\b|met(?:er|re)s?)",
+    "size": r"(?:''|\"|”|inch(?:es)?|in\b|cm|mm|centimet(?:er|re)s?|millimet(?:er|re)s?|ft|feet|foot|m\b|met(?:er|re)s?|"
+            r"ml|l\b|oz|gal(?:lons?)?)",
     "capacity": r"(?:l|liters?|litres?|ml|gallons?|gal|fl\.? ?oz|qt|quarts?|cups?)",
     "pages": r"(?:pages)",
     "wattage": r"(?:w|watts?)",
@@ -201,21 +202,49 @@ _UNIT_KEYS = {"weight": "weight", "size": "size", "length": "size", "height": "s
 _MUST_MENTION = {
     "color": frozenset("color colour black white red blue green pink purple yellow orange grey gray silver gold "
                        "brown beige navy teal rose".split()),
+    "material": frozenset("material steel stainless aluminum aluminium plastic nitrile latex vinyl rubber silicone "
+                          "brass copper glass wood wooden bamboo cotton polyester nylon leather ceramic iron titanium "
+                          "carbon fiberglass borosilicate abs polypropylene pvc".split()),
 }
 
 
-def _stated_amounts(item: Item, key: str) -> list[str]:
-    """Amounts with the unit of `key` that the title (first) or the description states: ["20 Lb"], ["10''", "50''"]."""
+_NOT_PARTS = frozenset("first second third fourth fifth last one ones item product thing listing price size "
+                       "same other".split())
+
+
+def _stated_amounts(item: Item, key: str, question: str = "") -> list[str]:
+    """Amounts with the unit of `key` that the title (first) or the description states: ["20 Lb"], ["10''", "50''"].
+    A question about a part ("how long is the cable?") takes only an amount said next to that part's name."""
     unit = _UNITS.get(_UNIT_KEYS.get(key, ""), "")
     if not unit:
         return []
     amount = re.compile(r"(?<![\w.])(\d+(?:[.,/]\d+)?(?:\s?(?:x|by)\s?\d+(?:\.\d+)?)*)\s?-?" + unit + r"(?![a-z])",
                         re.IGNORECASE)
+    parts = {stem(w) for w in re.findall(r"\bthe ([a-z]{3,})", question.lower())} - _NOT_PARTS
     for text in (item.title, item.description):
-        found = list(dict.fromkeys(m.group(0).strip() for m in amount.finditer(text or "")))
+        found = []
+        for m in amount.finditer(text or ""):
+            if parts:
+                near = {stem(t) for t in tokens(text[max(0, m.start() - 40):m.end() + 40])}
+                if not parts & near:
+                    continue
+            found.append(m.group(0).strip())
         if found:
-            return found[:3]
+            return list(dict.fromkeys(found))[:3]
     return []
+
+
+def _quote(item: Item, name: str, quoted: str, question: str) -> str:
+    """The answering sentence, quoted; when it is the title, the few words of it that answer ("Stainless Steel"),
+    since repeating a product's whole name states nothing."""
+    if quoted != item.title:
+        return f"The listing for the {name} says: \"{quoted}\""
+    want = {stem(t) for t in tokens(question) if t not in _QUESTION_STOP and len(t) > 2}
+    words = re.findall(r"[\w'’.-]+", item.title)
+    hits = [i for i, w in enumerate(words) if stem(w.lower()) in want]
+    if not hits or hits[-1] - hits[0] > 3:
+        return f"The listing for the {name} gives only its title: \"{quoted}\""
+    return f"The {name}'s title says \"{' '.join(words[hits[0]:hits[-1] + 1])}\"."
 
 
 def _where(item: Item, amount: str) -> str:
@@ -267,18 +296,20 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
         value = _get(item, key)
         if value is not None:
             return _attribute_answer(name, key, value, asked.value)
-        stated = _stated_amounts(item, key)
+        stated = _stated_amounts(item, key, question)
         if stated:  # "how heavy is the paper?" -> "20 Lb", in the title
             return f"The listing for the {name} gives {' and '.join(stated)}: \"{_where(item, stated[0])}\""
         if key in _MUST_MENTION:  # "what colour is it?" is answered only by a sentence that names a colour
             said = [x for x in sentences(item) if set(tokens(x)) & _MUST_MENTION[key]]
             if said:
-                return f"The listing for the {name} says: \"{said[0][:300]}\""
-            what = f"whether it is {asked.value}" if asked.value else f"its {_phrase(key)}"
-            return f"The listing for the {name} doesn't say {what}."
+                named = " ".join(sorted(set(tokens(said[0])) & _MUST_MENTION[key]))
+                return _quote(item, name, said[0][:300], f"{question} {named}")
+            if key == "color":  # a colour is never read into a sentence that names none
+                what = f"whether it comes in {asked.value}" if asked.value else f"its {_phrase(key)}"
+                return f"The listing for the {name} doesn't say {what}."
         quoted = best_sentence(item, f"{_phrase(key)} {question}", index)
         if quoted:
-            return f"The listing says: \"{quoted}\""
+            return _quote(item, name, quoted, question)
         what = f"whether it is {asked.value}" if asked.value else f"its {_phrase(key)}"
         return f"The listing for the {name} doesn't say {what}."
     found = _value_mentioned(item, question, index)
@@ -286,7 +317,7 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
         return found
     quoted = best_sentence(item, question, index)
     if quoted:
-        return f"The listing for the {name} says: \"{quoted}\""
+        return _quote(item, name, quoted, question)
     return f"The listing for the {name} doesn't say. I can tell you its price, specs or what its description says."
 
 
