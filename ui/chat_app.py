@@ -236,6 +236,8 @@ class ChatApp:
         return self.nothing()
 
     def _compare(self, session: Session, selection: list[str], item_id: str, owner: str) -> dict:
+        by_id = {p.item.item_id: p.item for p in last_picks(session)}
+        selection = [i for i in selection if i in by_id]  # cards chosen earlier may have left the screen
         if item_id in selection:
             selection.remove(item_id)
             return self.view(session, selection)
@@ -244,8 +246,7 @@ class ChatApp:
             out = self.view(session, selection)
             out[self.parts.explore] = f"Comparing: pick another card's Compare to see them side by side."
             return out
-        by_id = {p.item.item_id: p.item for p in last_picks(session)}
-        items = [by_id[i] for i in selection if i in by_id]
+        items = [by_id[i] for i in selection]
         names = " and the ".join(display_name(i) for i in items)
         sid = session.session_id
         text = f"Compare the {names}."

@@ -224,15 +224,34 @@ def test_message_shows_at_once_and_survives_a_reload(served, browser) -> None:
     page.close()
 
 
+def test_quick_messages_are_answered_in_order(served, browser) -> None:
+    url, app = served
+    page = open_ready(browser, url, DESKTOP)
+    send(page, "a yoga mat")
+    with app.service.locked(app.last_sid):  # the first of the quick messages waits; the others queue behind it
+        for text in ("thick one please", "under 40", "purple if you have it"):
+            send(page, text, wait=False)
+        assert page.locator("#chat [data-testid=user]").all_inner_texts()[-3:] == [
+            "thick one please", "under 40", "purple if you have it"]
+    wait_idle(page)
+    turns = app.service.store.get(app.last_sid).turns
+    said = [t.text for t in turns if t.role == "user"]
+    assert said == ["a yoga mat", "thick one please", "under 40", "purple if you have it"]
+    assert [t.role for t in turns] == ["user", "assistant"] * 4  # each answered before the next was read
+    page.close()
+
+
 def test_double_click_is_one_turn(served, browser) -> None:
-    url, _ = served
+    url, app = served
     page = open_ready(browser, url, DESKTOP)
     shop(page, DRILL)
     users = user_count(page)
-    page.locator(".pick-card").first.locator(".fb-like").dblclick()
-    page.locator(".pick-card").nth(1).locator(".fb-owned").click(force=True)  # disabled while the like runs
-    wait_idle(page)
-    page.wait_for_timeout(500)
+    with app.service.locked(app.last_sid):  # the like's turn waits, so the clicks below come while it runs
+        page.locator(".pick-card").first.locator(".fb-like").dblclick()
+        page.wait_for_selector(".pick-card[aria-busy=true]")
+        page.locator(".pick-card").nth(1).locator(".fb-owned").click(force=True)  # disabled while the like runs
+        page.wait_for_timeout(500)
+        assert page.locator(".fb-owned:not([disabled])").count() == 0
     wait_idle(page)
     said = page.locator("#chat [data-testid=user]").all_inner_texts()[users:]
     assert len(said) == 1 and said[0].startswith("More like the "), said
