@@ -132,7 +132,7 @@ _STOPWORDS = {
     "fr": set("le la les un une des que de pour avec je cherche veux besoin quelque chose et est en mon mais".split()),
     "de": set("der die das ein eine ich suche brauche möchte für mit und ist nicht etwas mein aber bitte".split()),
     "it": set("il lo la gli le un una che di per con cerco voglio ho bisogno qualcosa e è mio ma".split()),
-    "pt": set("o a os as um uma que de para com procuro quero preciso algo e é meu mas não".split()),
+    "pt": set("os um uma que de para com procuro quero preciso algo é meu mas não".split()),  # not "a", "as", "o"
 }
 
 
@@ -175,7 +175,7 @@ def language_of(text: str) -> str:
     words = re.findall(r"[a-zà-ÿ]+", text.lower())
     if len(words) >= 3:
         for code, stop in _STOPWORDS.items():
-            hits = sum(w in stop for w in words)
+            hits = len({w for w in words if w in stop})  # distinct words: "as long as" is one "as"
             english = sum(w in {"the", "a", "i", "for", "with", "and", "is", "my", "to", "of", "want", "need"}
                           for w in words)
             if hits >= 2 and hits >= 0.3 * len(words) and english < hits / 2:

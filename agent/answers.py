@@ -360,6 +360,8 @@ def _attribute_answer(name: str, key: str, value: str, asked_value: str | None) 
         if asked_value.lower() == low:
             return f"Yes, the {name}'s {phrase} is {value}."
         return f"No, the {name}'s {phrase} is {value}, not {asked_value}."
+    if key.lower() == "pages" and value.strip().isdigit():
+        return f"The {name} has {value.strip()} pages."
     return f"The {name}'s {phrase} is {value}."
 
 

@@ -344,13 +344,14 @@ def product_phrase(text: str) -> str:
     """The words naming the product in a request: the first clause, without "do you have" / "I need", up to the
     first preposition ("waterproof hiking boots, size 10" -> "waterproof hiking boots")."""
     clauses = [c for c in re.split(r"[,.;!?]", text.lower()) if c.strip()]
-    greet = re.compile(r"^\W*(hey|hi|hello|hiya|thanks|thank you|ok|okay|so|well|hmm+|oh|yes|no|sure)\W*$")
+    greet = re.compile(r"^\W*(hey|hi|hello|hiya|thanks|thank you|ok|okay|so|well|hmm+|oh|yes|no|sure|actually|wait|"
+                       r"oh wait|um+|uh+|also|anyway|instead)\W*$")
     clause = next((c for c in clauses if not greet.match(c)), "")
     clause = re.sub(r"^\W*(so,? |and |but |ok,? |okay,? |hmm+,? |well,? )?((do|does|would|can|could) (you|u) (have|sell|"
-                    r"carry|stock|get|show|recommend|suggest|find)|have you got|got any|is there any|are there any|"
+                    r"carry|stock|get|show|recommend|suggest|find)( any| some| an?)?|have you got|got any|is there any|are there any|"
                     r"i'?m looking for|looking for|i need|i want|i'?d like|show me|find me|any)\b", " ", clause)
     return re.split(r"\b(?:with|that|which|for|under|over|below|above|in|from|by|of|to|at|around|about|between|"
-                    r"without|but|and|so|because|like|you|size)\b", clause)[0].strip()
+                    r"without|but|and|so|because|like|you|size|instead|please|then|too)\b", clause)[0].strip()
 
 
 @lru_cache(maxsize=8)

@@ -22,7 +22,7 @@ from agent.state import Pick, Session
 from retrieval.items import Item
 from retrieval.quantities import quantity
 from retrieval.search import CatalogIndex, Filters, ScoredItem
-from retrieval.vocabulary import Vocabulary, stem
+from retrieval.vocabulary import Vocabulary, stem, stems
 
 POOL = 100  # candidates retrieved per search before re-ranking
 INTEREST_WEIGHT = 0.6  # relevance = search score + INTEREST_WEIGHT * interest (0..1)
@@ -273,6 +273,11 @@ class ToolBox:
         else:
             pool = [ScoredItem(self.index.items[r], 0.0) for r in np.flatnonzero(mask)]
             pool = self._soft_filter(pool, c)
+            for noun in reversed([stem(w) for w in informative]):  # "running shoes" in Sports & Outdoors: shoes
+                titled = [s for s in pool if noun in stems(s.item.title)]
+                if 0 < len(titled) < len(pool):
+                    pool = titled
+                    break
         valued = [(value_of(s.item, key), s) for s in pool]
         valued = [(v, s) for v, s in valued if v is not None]
         if not valued and key == "price" and not past_budget and self.vocab.has_prices:

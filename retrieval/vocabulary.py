@@ -180,7 +180,7 @@ def category_of_phrase(phrase: str, vocab: Vocabulary, top: int = 10, share: flo
     """The catalog category a product phrase names by the items it finds ("garden hose" -> Watering, "headlamp"
     -> Lights & Lanterns): the leaf category of at least `share` of its best `top` BM25 matches, else None."""
     rows = lexical_rows(vocab, " ".join(dict.fromkeys(tokens(phrase) + list(stems(phrase)))), top)  # "pruners" too
-    if len(rows) < min(top, 5):
+    if len(rows) < min(top, 3):  # a small catalog may have only three or four of a kind
         return None
     paths = [vocab.index.items[r].category_path for r in rows]  # type: ignore[union-attr]
     leaves = [path[-1] if path else "" for path in paths]

@@ -170,3 +170,27 @@ def test_a_colour_or_size_the_records_do_not_list_is_not_made_up(agent, shop) ->
     assert turn.act == "answer" and "pink" in turn.text and not turn.text.startswith("Yes") and not turn.picks
     turn = agent.reply(s, "do you have size 7 of them?")
     assert turn.act == "handoff" and turn.handoff and not turn.text.startswith("Yes")
+
+
+def test_an_english_message_with_as_is_not_portuguese() -> None:
+    from agent.acts import language_of
+
+    assert language_of("As long as both are under $200.") == ""
+    assert language_of("quero um presente para minha mãe, algo com bateria") == "pt"
+
+
+def test_actually_something_else_instead_switches_the_kind_of_product(agent, shop) -> None:
+    s = agent.new_session()
+    agent.reply(s, "a thriller book for my dad under 30")
+    turn = agent.reply(s, "actually, do you have any phones instead?")
+    phones = {i.item_id for i in shop.items if "Phones" in i.category}
+    assert turn.picks and {p.item.item_id for p in turn.picks} <= phones
+
+
+def test_the_cheapest_when_nothing_fits_the_budget_is_the_cheapest_past_it(agent, shop) -> None:
+    s = agent.new_session()
+    agent.reply(s, "a phone under $100")
+    turn = agent.reply(s, "whats the cheapest one you have")
+    cheapest = min((i for i in shop.items if "Phones" in i.category), key=lambda i: i.price)
+    assert turn.picks and turn.picks[0].item.item_id == cheapest.item_id
+    assert "price limit" in turn.text  # said, not silently dropped
