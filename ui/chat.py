@@ -107,7 +107,7 @@ def build_ui(settings: Settings, agent=None, store: SessionStore | None = None,
                 chat = gr.Chatbot(label="Conversation", elem_id="chat", height=520, min_height=160,
                                   feedback_options=None, buttons=[], autoscroll=True, layout="bubble")
                 with gr.Row(elem_id="input-row", equal_height=True):
-                    box = gr.Textbox(placeholder="e.g. a quiet cordless drill under $100", label="Your message",
+                    box = gr.Textbox(placeholder="What are you looking for?", label="Your message",
                                      show_label=False, scale=5, elem_id="msg", interactive=False,
                                      max_length=settings.max_message_chars, lines=1, max_lines=4, submit_btn=False)
                     send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send",

@@ -180,7 +180,9 @@ def test_phone_picks_under_the_latest_reply(served, browser) -> None:
     assert 0 <= mobile_pick_offset(page) <= 200
     assert overflow_px(page) <= 0
     first = page.locator(".pick-card").first.bounding_box()
-    assert first["y"] < PHONE["height"]  # a pick shows without scrolling
+    bar = page.locator("#input-row").bounding_box()
+    assert bar["y"] + bar["height"] <= PHONE["height"] + 0.5  # the message box stays at hand, at the bottom
+    assert first["y"] + 40 < bar["y"]  # the first pick shows above it without scrolling
     for el in page.locator(".pick-card, #chat, .card-btn, #msg").all():
         b = el.bounding_box()
         assert b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"] + 0.5
@@ -302,6 +304,7 @@ def test_no_serious_accessibility_violations(served, browser, viewport) -> None:
     page.locator(".pick-card").nth(1).locator(".fb-compare").click()
     page.wait_for_selector(".compare-table", timeout=LONG)
     wait_idle(page)
+    page.locator("#about-box").evaluate("el => el.scrollIntoView({block: 'center'})")  # as a shopper scrolls to it
     page.get_by_text("About convrec").click()
     assert axe_serious(page) == []  # cards, comparison, panels
     shot(page, f"08_axe_{viewport['width']}")
