@@ -146,8 +146,10 @@ class ChatApp:
                 pass
         return self.service.new_session(owner)
 
-    def view(self, session: Session, selection: list[str] = (), compare: str | None = None) -> dict:
-        """Everything on screen for a session, with its pending turns shown as in progress."""
+    def view(self, session: Session, selection: list[str] = (), compare: str | None = None,
+             poll: bool = False) -> dict:
+        """Everything on screen for a session, with its pending turns shown as in progress; poll: tick the timer
+        until they are answered (a reloaded page; a page that sent them waits for them itself)."""
         p = self.parts
         pending = self.turns.pending(session.session_id)
         picks = last_picks(session)
@@ -156,7 +158,7 @@ class ChatApp:
                p.cards: cards_html(picks, session, busy=bool(pending), selected=selection),
                p.explore: exploration_sentence(picks), p.interests: interests_html(session),
                p.status: self.status_html(), p.selection: list(selection),
-               p.timer: gr.Timer(active=bool(pending)),
+               p.timer: gr.Timer(active=poll and bool(pending)),
                p.box: gr.Textbox(interactive=True), p.send: gr.Button(interactive=True)}
         if compare is not None:
             out[p.compare] = compare
@@ -180,7 +182,7 @@ class ChatApp:
         """Page load: continue the browser's stored session (with any turn still being answered), or start one."""
         if not self.ready.is_set() or self.service is None:
             return self.waiting_view()
-        out = self.view(self.session(saved_id, owner_of(request)), compare="")
+        out = self.view(self.session(saved_id, owner_of(request)), compare="", poll=True)
         out[self.parts.about] = self.about()
         return out
 
@@ -194,7 +196,7 @@ class ChatApp:
         session = self.session(session_id, owner_of(request))
         if self.turns.pending(session.session_id):
             return self.nothing()
-        return self.view(session, selection or [])
+        return self.view(session, selection or [])  # answered: the timer stops
 
     def submit(self, text: str, session_id: str | None, request: gr.Request) -> dict:
         """A typed message: shown at once and answered in the background; an empty one changes nothing."""

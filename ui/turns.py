@@ -8,6 +8,7 @@ were made. A reloaded page asks `pending(session_id)` and shows those messages u
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -67,10 +68,12 @@ class TurnQueue:
             return list(self._jobs.get(session_id, []))
 
     def wait(self, session_id: str, timeout: float) -> list[str]:
-        """Wait until the session's pending turns are done (or timeout); returns their errors."""
+        """Wait until the session has no pending turn, those queued meanwhile included (or timeout); returns
+        the errors of the turns waited for."""
+        deadline = time.monotonic() + timeout
         errors = []
-        for job in self.pending(session_id):
-            if job.done.wait(timeout) and job.error:
-                errors.append(job.error)
+        while (jobs := self.pending(session_id)) and time.monotonic() < deadline:
+            if jobs[0].done.wait(max(0.0, deadline - time.monotonic())) and jobs[0].error:
+                errors.append(jobs[0].error)
         return errors
 
