@@ -8,7 +8,6 @@ disliked ones. Higher is better; only the order within one call is meaningful.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 

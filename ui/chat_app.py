@@ -21,8 +21,8 @@ import torch
 from agent import Pick, Session, Settings, build_agent
 from ui.cards import cards_html, compare_table, display_name
 from ui.panels import GREETING, about_markdown, exploration_sentence, interests_html
-from ui.service import NotFound, ServiceError, SessionService
-from ui.sessions import SessionStore
+from ui.service import NotFound, ServiceError, SessionService, open_store
+from ui.sessions import SqlSessionStore
 from ui.turns import TurnQueue
 
 COOKIE = "convrec_browser"  # the browser's random id; sessions the chat creates belong to its hash
@@ -90,9 +90,9 @@ def _plain(text: str) -> str:
 class ChatApp:
     """Handlers over one SessionService; the agent is built (and its model loaded) in the background by start()."""
 
-    def __init__(self, settings: Settings, agent=None, store: SessionStore | None = None):
+    def __init__(self, settings: Settings, agent=None, store: SqlSessionStore | None = None):
         self.settings, self._agent = settings, agent
-        self.store = store or SessionStore(settings.sessions_db)
+        self.store = store or open_store(settings.sessions_url, settings.sessions_db)  # PostgreSQL when configured
         self.service: SessionService | None = None
         self.turns = TurnQueue(expected=(ServiceError,))
         self.ready = threading.Event()
@@ -246,7 +246,7 @@ class ChatApp:
         selection.append(item_id)
         if len(selection) < 2:
             out = self.view(session, selection)
-            out[self.parts.explore] = f"Comparing: pick another card's Compare to see them side by side."
+            out[self.parts.explore] = "Comparing: pick another card's Compare to see them side by side."
             return out
         items = [by_id[i] for i in selection]
         names = " and the ".join(display_name(i) for i in items)

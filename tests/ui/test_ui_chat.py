@@ -144,3 +144,14 @@ def test_chat_refuses_a_public_bind_without_keys(monkeypatch, capsys) -> None:
     assert cli_main(["chat", "--llm", "none", "--host", "0.0.0.0", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert "refusing to serve the chat on 0.0.0.0 without API keys" in err and "CONVREC_API_KEYS" in err
+
+
+def test_the_chat_keeps_its_sessions_in_postgresql_when_one_is_configured(tmp_path: Path, small_index: CatalogIndex,
+                                                                          pg_url: str) -> None:
+    from ui.sessions_pg import PostgresSessionStore
+
+    settings = Settings(llm_backend="none", collection="catalog", sessions_db=tmp_path / "unused.sqlite3",
+                        sessions_url=pg_url)
+    app = ChatApp(settings, agent=build_agent(settings, index=small_index, llm=None))
+    assert isinstance(app.store, PostgresSessionStore)
+    assert not (tmp_path / "unused.sqlite3").exists()  # nothing written beside it
