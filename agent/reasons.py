@@ -20,6 +20,7 @@ MAX_REASON_CHARS = 300
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _BUDGET_CLAIM = re.compile(r"\b(within|under|below|inside|over|above|beyond|exceeds?)\s+(?:your\s+|the\s+)?"
                            r"\$\s*(\d+(?:[.,]\d+)*)\s*(?:budget|limit|cap|max)", re.I)
+_ABSENT = frozenset({"no", "false", "none", "n/a", "0"})
 _NEGATED = re.compile(r"\b(not|no|isn't|isnt|without|lacks|never|rather than|instead of)\s+(?:\w+\s+)?$")
 
 
@@ -209,10 +210,16 @@ def _value_ok(key: tuple[str, ...], vocab: Vocabulary, item: Item, context: list
     has = [any(_has_value(i, attr, value) for attr, value in values) for i in [item, *context]]
     phrase = " ".join(key)
     at = low.find(values[0][1].lower())
+    if values[0][1].lower() in ("yes", "no", "true", "false") or at < 0:  # a flag is named by its words
+        at = low.find(key[0])
     negated = at >= 0 and bool(_NEGATED.search(low[:at]))
     if negated:
         return not has[0]
-    return any(has) or phrase in " ".join(stems(_item_text(item)))
+    # The phrase in the item's own words counts, and in the name of an attribute it has; not in the name of one
+    # it lacks ("noise_cancelling: no" makes no "noise cancelling" true).
+    held = " ".join(f"{k} {v}" for k, v in item.attributes.items() if v.strip().lower() not in _ABSENT)
+    return any(has) or phrase in " ".join(stems(f"{item.title} {item.brand or ''} {item.category} {held} "
+                                                 f"{item.description[:3000]}"))
 
 
 def _has_value(item: Item, attr: str, value: str) -> bool:

@@ -342,7 +342,7 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
             for level in vocab.by_stem[s]:
                 stems_of = vocab.levels[level]
                 matched = {t for t in toks[:end] if t in stems_of}
-                is_head = vocab.level_head.get(level) in matched
+                is_head = vocab.level_head.get(level) in matched and vocab.level_head.get(level) not in _WEAK_HEADS
                 coverage = len(matched) / len(stems_of)
                 if not (is_head or coverage > 0.5):
                     continue  # "tape" alone does not mean "Adhesive Tapes Filament Tape"
@@ -362,6 +362,9 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
         if len(top) <= 3:  # an ambiguous word ("sanding" in ten levels) stays a search word
             update.preferences += [Preference("category", lvl) for lvl in sorted(top)]
 
+
+# A category whose last word is one of these ("Pour-Over") is not named by that word alone ("over ear ones").
+_WEAK_HEADS = frozenset("over under up out off on in top back front side down".split())
 
 _SEEKING = frozenset("look looking shopping shop searching search hunting options something anything ideas "
                      "recommendations suggestions".split())
