@@ -123,6 +123,11 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     changed = reading.act == "critique" or any((p.attribute, p.value.lower(), p.wanted) not in before
                                                for p in update.preferences if p.attribute != "price_band")
     topic_change = apply_update(st, update, ctx.vocab)
+    if reading.act == "different" and ELSEWHERE.search(text.lower()) and not changed:
+        # "show me something completely different": the kind of product goes, the budget stays
+        st.preferences = [p for p in st.preferences if p.attribute in ("max_price", "min_price") or not p.wanted]
+        st.preferences += [Preference("category", c, False) for c in _shown_kinds(session)]
+        st.query, st.limits, topic_change = "", [], True
     notes: list[str] = []
     if reading.act == "critique":
         on_screen = [p.item for p in last_picks(session)]
@@ -176,6 +181,15 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     turn = Turn("assistant", lead + intro(ctx, st, picks, box.notes + notes, topic_change), picks,
                 act="recommend" if picks else "none", handoff=reading.handoff)
     return turn
+
+
+ELSEWHERE = re.compile(r"\b(completely|totally|entirely|wholly|whole ?ly|something else entirely|other kind|"
+                       r"another kind|different kind|different type|different category)\b")
+
+
+def _shown_kinds(session: Session) -> list[str]:
+    """The leaf categories of the picks on screen (what "completely different" moves away from)."""
+    return list(dict.fromkeys(p.item.category_path[-1] for p in last_picks(session) if p.item.category_path))[:3]
 
 
 def after_feedback(ctx: Context, session: Session, item_id: str, kind: str) -> Turn:

@@ -42,7 +42,7 @@ INTENTS = {
                 r"\b(recommend|suggest) (me |us )?(some|something|anything|a few)\b|\bwhat would you (suggest|recommend)\b|"
                 r"\bwhatever\b|\b(don'?t|do not) (really )?care\b|\bno preference\b|\banything (is|will be|works) "
                 r"(fine|ok)|\byou (choose|pick|decide)\b|\b(skip|no more) (the )?questions?\b|^\s*(any|either|anything)\s*[.!]*\s*$",
-    "different": r"\bsomething (else|different)\b|\bdifferent (ones?|options|items|picks|stuff)\b|\bother options\b|"
+    "different": r"\bsomething ((completely|totally|entirely|quite|very|a bit|really) )?(else|different)\b|\bdifferent (ones?|options|items|picks|stuff)\b|\bother options\b|"
                  r"\bshow me (others|other ones|more options)\b|\bnone of (these|those|them)\b|\bmore variety\b",
     "see_again": r"\b(show|see) (them|those|these|it|the (previous|earlier|last) (ones|picks)) again\b|"
                  r"\b(previous|earlier) (picks|suggestions|ones) again\b",
@@ -121,9 +121,18 @@ def _words_to_number(phrase: str) -> int:
     return total + current
 
 
+_SHORTHAND = {"ppl": "people", "pple": "people", "ppls": "people", "pls": "please", "plz": "please",
+              "w/o": "without", "w/": "with", "abt": "about", "thx": "thanks", "tnx": "thanks", "smth": "something",
+              "sth": "something", "cuz": "because", "bc": "because"}
+_SHORTHAND_RE = re.compile(r"(?<![\w/])(?:" + "|".join(re.escape(k) for k in sorted(_SHORTHAND, key=len, reverse=True))
+                           + r")(?![\w/])", re.IGNORECASE)
+
+
 def normalise(text: str, speller: Speller | None = None) -> str:
     """The message as the parser reads it best: typos corrected against the catalog's words ("cordles dril" ->
-    "cordless drill"), number words as digits ("fifty bucks" -> "50 bucks", "two people" -> "2 people")."""
+    "cordless drill"), number words as digits ("fifty bucks" -> "50 bucks", "two people" -> "2 people"), chat
+    shorthand spelled out ("2 ppl" -> "2 people", "w/o" -> "without")."""
+    text = _SHORTHAND_RE.sub(lambda m: _SHORTHAND[m.group(0).lower()], text)  # "2 ppl" -> "2 people"
     if speller is not None:
         text = speller.correct(text)
     text = _NUMBER_WORDS.sub(lambda m: str(_words_to_number(m.group(0))), text)

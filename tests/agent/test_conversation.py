@@ -156,3 +156,13 @@ def test_reasons_name_a_spec_that_sets_a_pick_apart(agent) -> None:
         if "lightest" in p.reason:
             assert value_of(p.item, "weight") < min(value_of(o, "weight") for o in others)
         assert check_grounded(p.reason, p.item, s.state, agent.vocab)
+
+
+def test_chat_shorthand_and_something_completely_different(agent) -> None:
+    # found in the browser: "2 ppl" was not read as a head count, and "completely different" kept showing tents
+    s = agent.new_session()
+    tents = agent.reply(s, "i need a tent for 2 ppl for a festival")
+    assert tents.picks and all(p.item.attributes.get("sleeps") == "2" for p in tents.picks)
+    other = agent.reply(s, "show me something completely different")
+    assert other.picks and not any(_leaf(p.item) == "Tents" for p in other.picks)
+    assert not set(p.item.item_id for p in other.picks) & set(p.item.item_id for p in tents.picks)
