@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import os
 from pathlib import Path
@@ -28,7 +27,7 @@ from starlette.exceptions import HTTPException
 
 from agent import Settings, build_agent
 from ui.openai_api import add_openai_routes, openai_error
-from ui.service import ServiceError, SessionService, open_store
+from ui.service import ServiceError, SessionService, is_loopback, open_store
 from ui.sessions import SqlSessionStore, short
 from ui.wire import pick_json, turn_json
 
@@ -304,15 +303,6 @@ def app_from_env() -> FastAPI:
     return create_app(Settings.from_env())
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _export(settings: Settings) -> None:
     """Put every setting into the CONVREC_* environment, so worker processes rebuild exactly these settings."""
     for name, value in settings.to_dict().items():
@@ -327,7 +317,7 @@ def serve(settings: Settings) -> int:
     processes on one port (uvicorn's supervisor restarts a worker that dies)."""
     import uvicorn
 
-    if not settings.api_keys and not _loopback(settings.host):
+    if not settings.api_keys and not is_loopback(settings.host):
         raise ValueError(f"refusing to serve on {settings.host} without API keys: set CONVREC_API_KEYS=key1,key2 "
                          "or bind to 127.0.0.1 (--host 127.0.0.1)")
     if settings.workers > 1 and not settings.sessions_url:

@@ -13,7 +13,6 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry calls
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import ipaddress
 import secrets
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from agent import Settings
 from ui.cards import cards_html
 from ui.chat_app import COOKIE, ChatApp, Parts
 from ui.panels import interests_html
+from ui.service import is_loopback
 from ui.sessions import SessionStore
 
 CSS = (Path(__file__).parent / "static" / "chat.css").read_text(encoding="utf-8")
@@ -149,16 +149,6 @@ def launch_kwargs(settings: Settings) -> dict[str, Any]:
                 app_kwargs={"middleware": [Middleware(BrowserCookie)]},
                 theme=gr.themes.Default(primary_hue="indigo", font=["system-ui", "sans-serif"],
                                         font_mono=["ui-monospace", "monospace"]))
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def launch(settings: Settings) -> int:

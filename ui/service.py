@@ -20,6 +20,7 @@ An Idempotency-Key makes that retry, or any retry, safe: the answer is stored wi
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import threading
 import time
@@ -130,6 +131,16 @@ class HeldLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (what `serve` and `chat` may bind without API keys)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def open_store(sessions_url: str, sessions_db: Path | str) -> SqlSessionStore:
