@@ -43,7 +43,7 @@ BRAND_OPINION = re.compile(r"\b(advantages?|benefits?|reputation|known for|relia
                            r"\b(brand|brands|company|manufacturer|maker)\b|\b(brand|company|manufacturer)\b.{0,20}"
                            r"\b(any good|reliable|trustworthy|reputable|known for)\b")
 SHOW_ME = re.compile(r"^\W*(ok(ay)?|yes|sure|great|cool)?\W*(please\W+)?(show|let me see|can i see|send)\b( me)?( (it|them|"
-                     r"those|these|that|this|that one|those ones|the (shoes|ones?)|please))*\W*(please)?[\W\s:()dp]*$")
+                     r"those|these|that|this|that one|those ones|the ones?|please))*\W*(please)?[\W\s:()dp]*$")
 HANDOFF = re.compile(
     r"\b(ship|ships|shipping|shipped|deliver|delivers|delivery|deliveries|delivered|postage|courier|arrive by|"
     r"discounts?|coupons?|promo(tion)?( code)?s?|vouchers?|on sale|any (deals|offers)|returns?|return policy|"
