@@ -25,7 +25,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from agent.answers import NAMES, Asked, asked_about
+from agent.answers import NAMES, Asked, asked_about, attribute_of
+from agent.listing import COLOURS
 from agent.context import Context
 from agent.references import last_picks, resolve
 from agent.state import Session
@@ -277,7 +278,7 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         reading.items = items or _focus_or_all(ctx, session, on_screen)
         return reading
     if SIZE_ASK.search(low) and (items or on_screen) and PRONOUN_Q.search(low) and not kinds_said(needs) and not any(
-            _get_key(i, "size") for i in (items or on_screen)):
+            attribute_of(i, "size") for i in (items or on_screen)):
         reading.act, reading.handoff = "handoff", True  # "do you have size 7 of them?": sizes are not listed
         return reading
     kinds = [p for p in needs if p.attribute in ("category", "brand") and p.wanted]
@@ -400,8 +401,6 @@ def _by_id(ctx: Context, picks: list, st) -> dict[str, Item]:
     return {i.item_id: i for i in ctx.index.get_items(dict.fromkeys(ids))}
 
 
-COLOURS = frozenset("black white red blue green pink purple yellow orange grey gray silver gold brown beige navy "
-                    "teal turquoise violet".split())
 SIZE_ASK = re.compile(r"\b(size|sz)\s*\d+(\.\d+)?\b|\bin (a |my )?size\b|\bsizes? (\d|small|medium|large|xl|xs)")
 
 
@@ -419,10 +418,6 @@ def _colour_asked(low: str) -> str | None:
 def kinds_said(needs: list) -> bool:
     """Whether the message names a category or brand it wants ("hiking boots, size 10" asks for boots)."""
     return any(p.attribute in ("category", "brand") and p.wanted for p in needs)
-
-
-def _get_key(item: Item, key: str) -> str | None:
-    return next((v for k, v in item.attributes.items() if k.lower() == key), None)
 
 
 def _has(item: Item, needs: list) -> bool:

@@ -88,7 +88,8 @@ def _phrase(key: str) -> str:
     return key.replace("_", " ").lower()
 
 
-def _get(item: Item, key: str) -> str | None:
+def attribute_of(item: Item, key: str) -> str | None:
+    """The item's value of an attribute, the key compared without case; None when the record lacks it."""
     lowered = {k.lower(): v for k, v in item.attributes.items()}
     return lowered.get(key.lower())
 
@@ -147,7 +148,7 @@ def _value_named(low: str, items: list[Item], vocab: Vocabulary) -> tuple[str, s
         for i in range(len(toks) - n + 1):
             for key, value in vocab.values.get(tuple(toks[i:i + n]), [])[:3]:
                 levels = vocab.value_levels.get((key, value.lower()), set())
-                if any(_get(item, key) is not None and (not levels or levels & set(item.category_path))
+                if any(attribute_of(item, key) is not None and (not levels or levels & set(item.category_path))
                        for item in items):  # "calls" is a use of earbuds, not a question about headphones
                     return key, value
     return None
@@ -215,7 +216,7 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
             return f"The prices I show are in US dollars ($); the listing for the {name} gives no price."
         return f"The prices I show are in US dollars ($): the {name} costs {price_text(item.price)}."
     if key is not None:
-        value = _get(item, key)
+        value = attribute_of(item, key)
         if value is not None:
             return _attribute_answer(name, key, value, asked.value)
         stated = stated_amounts(item, key, question)
@@ -296,10 +297,10 @@ def compare(items: list[Item], asked: Asked, low: str) -> str:
     if key == "price":
         values = [(i.price, price_text(i.price) if i.price is not None else "no price") for i in items]
     elif key == "rating":
-        values = [(_rating(i), _get(i, "rating") or "no rating") for i in items]
+        values = [(_rating(i), attribute_of(i, "rating") or "no rating") for i in items]
         lower_wins = False
     else:
-        raw = [_get(i, key) for i in items]
+        raw = [attribute_of(i, key) for i in items]
         values = [((quantity(v) or (None, ""))[0] if v else None, v or "not listed") for v in raw]
     side = "; ".join(f"the {n}: {shown}" for n, (_, shown) in zip(names, values))
     numbers = [v for v, _ in values]
@@ -328,7 +329,7 @@ def _winner_word(key: str, lower_wins: bool, low: str) -> str:
 
 
 def _rating(item: Item) -> float | None:
-    raw = _get(item, "rating")
+    raw = attribute_of(item, "rating")
     if not raw:
         return None
     m = re.match(r"\s*(\d+(?:\.\d+)?)", raw)

@@ -42,9 +42,10 @@ _UNITS = {
 _UNIT_KEYS = {"weight": "weight", "size": "size", "length": "size", "height": "size", "width": "size",
               "diameter": "size", "dimensions": "size", "capacity": "capacity", "volume": "capacity", "pages": "pages",
               "print_length": "pages", "wattage": "wattage", "power": "wattage", "battery_life": "battery_life"}
+COLOURS = frozenset("black white red blue green pink purple yellow orange grey gray silver gold brown beige navy "
+                    "teal turquoise violet rose".split())
 MUST_MENTION = {
-    "color": frozenset("color colour black white red blue green pink purple yellow orange grey gray silver gold "
-                       "brown beige navy teal rose".split()),
+    "color": COLOURS | {"color", "colour"},
     "material": frozenset("material steel stainless aluminum aluminium plastic nitrile latex vinyl rubber silicone "
                           "brass copper glass wood wooden bamboo cotton polyester nylon leather ceramic iron titanium "
                           "carbon fiberglass borosilicate abs polypropylene pvc".split()),
