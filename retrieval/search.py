@@ -10,6 +10,7 @@ measured much slower; see evals/RETRIEVAL.md).
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
@@ -17,8 +18,11 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from retrieval.cache import SearchCache
 from retrieval.embed import Embedder
 from retrieval.items import Item
+from retrieval.live import CatalogChange, is_available
+from retrieval.signals import ItemSignals
 from retrieval.store import CatalogStore
 
 MAX_QUERY_CHARS = 2_000  # longer queries are cut: MiniLM reads 128 word pieces anyway
@@ -105,6 +109,19 @@ class CatalogIndex:
         if items:
             self.bm25.index([lexical_tokens(_lexical_text(i)) for i in items], show_progress=False)
         self.vocabulary = set(self.bm25.vocab_dict or {}) if items else set()
+        self._init_live()
+
+    def _init_live(self) -> None:
+        """Live-catalog state: rows deleted or out of stock (never recommended), rows changed since the build
+        (their filter fields are read from the item, not the postings), the change-log position and a version
+        that any change bumps (it keys the result cache)."""
+        self.dead: set[int] = {r for r, item in enumerate(self.items) if not is_available(item)}
+        self.dirty: set[int] = set()
+        self.applied_seq = 0  # last change-log seq applied
+        self.version = 0
+        self.cache = SearchCache()
+        self.signals = ItemSignals()  # popularity and co-occurrence from the event log (retrieval/signals.py)
+        self._live_lock = threading.Lock()
 
     @classmethod
     def from_store(cls, store: CatalogStore, embedder: Embedder) -> "CatalogIndex":
@@ -140,6 +157,16 @@ class CatalogIndex:
                exclude_ids: Iterable[str] = ()) -> list[ScoredItem]:
         """Hybrid search: semantic (embeddings) plus lexical (BM25) so exact names and model numbers hit."""
         query = " ".join((query or "").split())[:MAX_QUERY_CHARS]
+        exclude_ids = frozenset(exclude_ids)
+        key = (query.lower(), filters, k, exclude_ids, self.version)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return list(hit)
+        found = self._search(query, filters, k, exclude_ids)
+        self.cache.put(key, tuple(found))
+        return found
+
+    def _search(self, query: str, filters: Filters | None, k: int, exclude_ids: frozenset[str]) -> list[ScoredItem]:
         allowed = self.allowed_rows(filters, exclude_ids)
         if k <= 0 or not self.items or (allowed is not None and not allowed.any()):
             return []
@@ -154,6 +181,10 @@ class CatalogIndex:
             top = np.argpartition(-masked, min(pool, len(masked) - 1))[:pool]
             rows.update(int(r) for r in top if masked[r] > 0)
         rows_arr = np.fromiter(rows, dtype=np.int64)
+        if allowed is None and self.dead:
+            rows_arr = rows_arr[[int(r) not in self.dead for r in rows_arr]]
+        if not len(rows_arr):
+            return []
         cos = self.embeddings[rows_arr] @ vector
         if lexical is not None and lexical[rows_arr].max() > 0:
             lex = lexical[rows_arr] / lexical[rows_arr].max()
@@ -193,8 +224,19 @@ class CatalogIndex:
     def allowed_rows(self, filters: Filters | None, exclude_ids: Iterable[str] = ()) -> np.ndarray | None:
         """Boolean mask of rows passing the filters and not excluded; None when nothing is filtered."""
         exclude = [self.position[i] for i in exclude_ids if i in self.position]
-        if (filters is None or filters.is_empty()) and not exclude:
+        if (filters is None or filters.is_empty()) and not exclude and not self.dead:
             return None
+        mask = self._filter_mask(filters)
+        if self.dirty and filters is not None and not filters.is_empty():
+            dirty = list(self.dirty)
+            mask[dirty] = [filters.accepts(self.items[r]) for r in dirty]
+        mask[exclude] = False
+        if self.dead:
+            mask[list(self.dead)] = False
+        return mask
+
+    def _filter_mask(self, filters: Filters | None) -> np.ndarray:
+        """Rows passing the filters according to the postings built with the index."""
         n = len(self.items)
         mask = np.ones(n, dtype=bool)
         if filters is not None:
@@ -211,7 +253,6 @@ class CatalogIndex:
                     mask &= self.prices >= filters.min_price
                 if filters.max_price is not None:
                     mask &= self.prices <= filters.max_price
-        mask[exclude] = False
         return mask
 
     def _category_rows(self, name: str) -> list[int]:
@@ -226,6 +267,57 @@ class CatalogIndex:
         for rows in postings:
             mask[rows] = True
         return mask
+
+    # ------------------------------------------------------------------ live catalog
+
+    def is_live(self, item_id: str) -> bool:
+        """Whether an item may be recommended: in the catalog, not deleted and not out of stock."""
+        row = self.position.get(item_id)
+        return row is not None and row not in self.dead
+
+    def apply_changes(self, changes: Iterable[CatalogChange]) -> int:
+        """Apply logged catalog changes in seq order (older seqs than already applied are skipped); rows are
+        stable: an update replaces its row in place, an addition appends one, a deletion masks its row (the item
+        stays readable for history, never recommendable). Returns how many were applied."""
+        applied = 0
+        with self._live_lock:
+            for change in sorted(changes, key=lambda c: c.seq):
+                if change.seq <= self.applied_seq:
+                    continue
+                self._apply_one(change)
+                self.applied_seq = change.seq
+                applied += 1
+            if applied:
+                self.version += 1
+                self.cache.clear()
+        return applied
+
+    def _apply_one(self, change: CatalogChange) -> None:
+        row = self.position.get(change.item_id)
+        if change.deleted:
+            if row is not None:
+                self.dead.add(row)
+            return
+        assert change.item is not None and change.vector is not None
+        vector = np.asarray(change.vector, dtype=np.float32).reshape(-1)
+        price = np.nan if change.item.price is None else change.item.price
+        if row is None:
+            row = len(self.items)
+            self.items.append(change.item)
+            self.position[change.item_id] = row
+            self.embeddings = np.concatenate([self.embeddings, vector[None, :]])
+            self.prices = np.append(self.prices, price)
+        else:
+            self.items[row] = change.item
+            if not self.embeddings.flags.writeable:
+                self.embeddings = self.embeddings.copy()
+            self.embeddings[row] = vector
+            self.prices[row] = price
+        self.dirty.add(row)
+        if is_available(change.item):
+            self.dead.discard(row)
+        else:
+            self.dead.add(row)
 
     # ------------------------------------------------------------------ internals
 
@@ -259,7 +351,17 @@ class CatalogIndex:
         tokens = [t for t in lexical_tokens(query) if t in self.vocabulary]
         if not tokens:
             return None
-        return np.asarray(self.bm25.get_scores(tokens), dtype=np.float64)
+        scores = np.asarray(self.bm25.get_scores(tokens), dtype=np.float64)
+        return self._live_lexical(scores)
+
+    def _live_lexical(self, scores: np.ndarray) -> np.ndarray:
+        """BM25 scores row-aligned with the live catalog: rows added or changed since the build have no lexical
+        score (their text is not in the BM25 index; the vector side finds them) until the next rebuild."""
+        if len(scores) < len(self.items):
+            scores = np.concatenate([scores, np.zeros(len(self.items) - len(scores))])
+        if self.dirty:
+            scores[list(self.dirty)] = 0.0
+        return scores
 
     def _typical(self, allowed: np.ndarray | None, k: int) -> list[ScoredItem]:
         """No query text: the items closest to the centre of what the filters allow."""
