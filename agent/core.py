@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import replace
 from typing import Iterable, Iterator, Sequence
 
 from agent.acts import unknown_title
@@ -158,6 +159,10 @@ class Agent:
 
     def _finish(self, session: Session, turn: Turn) -> Turn:
         st = session.state
+        if turn.picks and turn.act != "relayed":  # live catalog (issue 18): every pick in its current version
+            # (a price change shows at once); a deleted or out-of-stock item is never shown as a pick
+            turn.picks = [replace(p, item=self.index.items[self.index.position[p.item.item_id]])
+                          for p in turn.picks if self.index.is_live(p.item.item_id)]
         if turn.picks and turn.act != "relayed":
             st.unknown = ""  # new picks on screen: "it" is one of them now
         for p in turn.picks:

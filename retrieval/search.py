@@ -324,8 +324,8 @@ class CatalogIndex:
     def _vector_rows(self, vector: np.ndarray, allowed: np.ndarray | None, k: int) -> list[int]:
         """Row numbers of (about) the k nearest allowed items."""
         n_allowed = len(self.items) if allowed is None else int(allowed.sum())
-        if allowed is not None and n_allowed <= EXACT_FILTER_ROWS:
-            rows = np.flatnonzero(allowed)
+        if self.store is None or (allowed is not None and n_allowed <= EXACT_FILTER_ROWS):  # no store: all exact
+            rows = np.flatnonzero(allowed) if allowed is not None else np.arange(len(self.items))
             # One BLAS thread: for a few thousand rows, two threads mostly wait on each other
             # (p50 56 ms vs 2.3 ms measured on a busy 2-core box, evals/RETRIEVAL.md).
             with _BLAS.limit(limits=1, user_api="blas"):
