@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 
 from agent.config import Settings
-from agent.interest import InterestScorer, said_text
+from agent.interest import InterestScorer
 from agent.policy import Constraints, best_question, constraints_of
 from agent.reasons import price_text, standout, template_reason
 from agent.references import last_picks
@@ -25,7 +25,7 @@ from retrieval.search import CatalogIndex, Filters, ScoredItem
 from retrieval.vocabulary import Vocabulary, stem, stems
 
 POOL = 100  # candidates retrieved per search before re-ranking
-MODEL_CANDIDATES = 100  # the interest model's best items join the search hits as candidates
+INTEREST_WEIGHT = 0.6  # relevance = search score + INTEREST_WEIGHT * interest (0..1)
 REJECT_WEIGHT = 0.5  # minus this times how near-duplicate an item is to the closest rejected one
 NEAR_DUPLICATE = 0.85  # cosine from which a rejection counts against an item too (below: only the item itself)
 RELAXED_OFFSET = 10.0  # relaxed matches rank below every exact match
@@ -163,14 +163,6 @@ class ToolBox:
             floor = min((s.score for s in found.values()), default=0.0)
             for s in self.index.vector_search(vec, filters, 50, exclude):
                 found.setdefault(s.item.item_id, ScoredItem(s.item, floor, s.vector_score))
-        said = said_text(self.session.turns)
-        best = [i for i in self.interest.best(st.history, st.liked, st.rejected, said, MODEL_CANDIDATES)
-                if i not in exclude and i not in found]
-        if best:  # what the interest model expects, within the same filters (the search words alone miss them)
-            floor = min((s.score for s in found.values()), default=0.0)
-            for item in self.index.get_items(best):
-                if filters.accepts(item):
-                    found[item.item_id] = ScoredItem(item, floor, 0.0)
         if like and like in self.index.position:
             for s in self.index.similar_items([like], 30, filters, exclude):
                 found[s.item.item_id] = ScoredItem(s.item, s.score + 1.0, s.vector_score)  # asked for: on top
@@ -195,9 +187,9 @@ class ToolBox:
         st = self.session.state
         ids = [s.item.item_id for s in hits]
         rel = np.array([s.score for s in hits], dtype=np.float64)
-        interest = self.interest.scores(ids, st.history, st.liked, st.rejected, said_text(self.session.turns))
+        interest = self.interest.scores(ids, st.history, st.liked, st.rejected)
         if interest is not None:
-            rel += self.interest.weight * interest
+            rel += INTEREST_WEIGHT * interest
         # live signals (issue 18): popularity and co-occurrence learnt from every shopper's events (retrieval/signals.py)
         rel += self.index.signals.boost(ids, [*st.liked, *st.history])
         vecs = self.index.embeddings[[self.index.position[i] for i in ids]]
@@ -312,17 +304,12 @@ class ToolBox:
         return picks
 
     def nearest_known(self, item_id: str, floor: float = 0.6) -> tuple[str, str] | None:
-        """(title, how) of the shopper's liked or bought item this one follows from: linked to it by the interest
-        model ("bought-with" / "liked-with"), else close in meaning ("bought" / "liked"); None when neither."""
+        """(title, "liked"/"bought") of the shopper's liked or bought item closest to this one, if close."""
         st = self.session.state
         known = [(i, "liked") for i in st.liked] + [(i, "bought") for i in st.history]
         known = [(i, how) for i, how in known if i in self.index.position and i != item_id]
         if not known:
             return None
-        linked = self.interest.follows_from(item_id, [i for i, _ in known])
-        if linked is not None:  # the interest model's own reason: bought / recommended together with it
-            how = dict(known)[linked]
-            return self.index.items[self.index.position[linked]].title, f"{how}-with"
         vec = self.index.embedding(item_id)
         sims = [float(self.index.embedding(i) @ vec) for i, _ in known]
         best = int(np.argmax(sims))
