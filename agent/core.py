@@ -29,7 +29,7 @@ from agent.rerank import update_bandit
 from agent.state import FeedbackKind, Pick, Session, Turn
 from agent.tools import interest_profile
 from retrieval.search import CatalogIndex, ScoredItem
-from retrieval.vocabulary import vocabulary
+from retrieval.vocabulary import speller, vocabulary
 
 
 def build_agent(settings: Settings, index: CatalogIndex | None = None, llm: LLM | None = None) -> "Agent":
@@ -114,6 +114,13 @@ class Agent:
         else:  # "I have Monstrous Intent, a best seller": a title the catalog lacks is what "it" means next
             session.state.unknown = unknown_title(text, self.context) or session.state.unknown
         return self._finish(session, turn)
+
+    def catalog_changed(self) -> None:
+        """Re-read the catalog's words (brands, categories, titles) after live changes (agent/live.py), so a new
+        brand is understood; turns already running keep the vocabulary they started with."""
+        vocab = vocabulary.__wrapped__(self.index)  # the cached one describes the catalog as it was
+        self.context = Context(self.settings, self.index, vocab, self.interest, self.llm, speller.__wrapped__(self.index))
+        self.vocab = vocab
 
     def rank(self, session: Session, k: int = 50, exclude_ids: Iterable[str] = ()) -> list[ScoredItem]:
         """The relevance ranking behind the picks (before diversification), for offline evals."""

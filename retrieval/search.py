@@ -314,6 +314,7 @@ class CatalogIndex:
             self.embeddings[row] = vector
             self.prices[row] = price
         self.dirty.add(row)
+        self.vocabulary.update(lexical_tokens(_lexical_text(change.item)))
         if is_available(change.item):
             self.dead.discard(row)
         else:
@@ -351,16 +352,20 @@ class CatalogIndex:
         tokens = [t for t in lexical_tokens(query) if t in self.vocabulary]
         if not tokens:
             return None
-        scores = np.asarray(self.bm25.get_scores(tokens), dtype=np.float64)
-        return self._live_lexical(scores)
+        built = [t for t in tokens if t in (self.bm25.vocab_dict or {})]
+        scores = np.asarray(self.bm25.get_scores(built), dtype=np.float64) if built else np.zeros(0)
+        return self._live_lexical(scores, tokens)
 
-    def _live_lexical(self, scores: np.ndarray) -> np.ndarray:
-        """BM25 scores row-aligned with the live catalog: rows added or changed since the build have no lexical
-        score (their text is not in the BM25 index; the vector side finds them) until the next rebuild."""
+    def _live_lexical(self, scores: np.ndarray, tokens: list[str]) -> np.ndarray:
+        """BM25 scores row-aligned with the live catalog. Rows added or changed since the build are not in the BM25
+        index: they score the share of the query's words their text has, times the best BM25 score (a full match
+        ranks with the best built match) until the next rebuild."""
         if len(scores) < len(self.items):
             scores = np.concatenate([scores, np.zeros(len(self.items) - len(scores))])
         if self.dirty:
-            scores[list(self.dirty)] = 0.0
+            top, words = max(float(scores.max(initial=0.0)), 1.0), set(tokens)
+            for r in self.dirty:
+                scores[r] = top * len(words & set(lexical_tokens(_lexical_text(self.items[r])))) / len(words)
         return scores
 
     def _typical(self, allowed: np.ndarray | None, k: int) -> list[ScoredItem]:

@@ -65,6 +65,26 @@ class FeedbackIn(BaseModel):
     kind: Literal["like", "reject", "owned"]
 
 
+class PurchaseIn(BaseModel):
+    """Body of POST /v1/sessions/{id}/purchase."""
+
+    item_id: str = Field(max_length=MAX_ITEM_ID_CHARS)
+
+
+class CatalogUpdateIn(BaseModel):
+    """Body of POST /v1/admin/catalog: rows to add or update (the catalog file format) and ids to delete."""
+
+    upsert: list[dict] = Field(default_factory=list, description="catalog rows: id, title, category, price, ...")
+    delete: list[str] = Field(default_factory=list, description="item ids to delete")
+
+
+def admin_keys(settings: Settings) -> tuple[str, ...]:
+    """Keys allowed to change the catalog: settings.extra["admin_keys"], else CONVREC_ADMIN_KEYS (comma-separated)."""
+    raw = settings.extra.get("admin_keys") or os.environ.get("CONVREC_ADMIN_KEYS", "")
+    keys = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    return tuple(k.strip() for k in keys if k.strip())
+
+
 class NoSniff:
     """ASGI middleware: every response says `X-Content-Type-Options: nosniff` (JSON is never read as HTML)."""
 
@@ -226,7 +246,9 @@ def create_app(settings: Settings, agent=None, store: SqlSessionStore | None = N
     @app.get("/health", tags=["meta"])
     def health() -> dict:
         """Liveness and what the agent runs on (no key needed)."""
-        return {"status": "ok", "agent": svc.agent.describe(), "sessions": svc.store.count(), "pid": os.getpid()}
+        svc.live.sync()
+        return {"status": "ok", "agent": svc.agent.describe(), "sessions": svc.store.count(), "pid": os.getpid(),
+                "catalog_seq": svc.agent.index.applied_seq}
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -292,6 +314,46 @@ def create_app(settings: Settings, agent=None, store: SqlSessionStore | None = N
             session = svc.load(sid, owner)
             svc.feedback(session, body.item_id, body.kind, owner, idem)
         return answer
+
+    @app.post("/v1/sessions/{session_id}/purchase", tags=["sessions"])
+    def post_purchase(session_id: str, body: PurchaseIn, owner: str = Depends(caller),
+                      idempotency_key: str | None = Header(None)):
+        """The shop reports a purchase in this conversation; it is logged as an event that feeds popularity and
+        co-occurrence for every shopper (no message text is logged)."""
+        sid = svc.resolve(session_id, owner)
+        answer = {"session_id": session_id, "item_id": body.item_id, "kind": "purchase"}
+        idem = svc.idempotency(idempotency_key, f"purchase\0{sid}\0{body.item_id}", lambda _: answer)
+        with svc.locked(sid):
+            done = svc.replayed(owner, idem)
+            if done is not None:
+                return JSONResponse(done, headers={"Idempotent-Replayed": "true"})
+            session = svc.load(sid, owner)
+            svc.purchase(session, body.item_id, owner, idem)
+        return answer
+
+    admins = admin_keys(settings)
+
+    @app.post("/v1/admin/catalog", tags=["admin"])
+    def update_catalog(body: CatalogUpdateIn, request: Request, x_admin_key: str | None = Header(None),
+                       authorization: str | None = Header(None)) -> dict:
+        """Add, update and delete catalog items while serving (admin key only); every worker applies the change
+        within a second. The whole update is refused (422, nothing stored) if any row is invalid or any id unknown."""
+        if not admins:
+            raise ApiError(403, "catalog updates are disabled; set CONVREC_ADMIN_KEYS to enable them",
+                           "permission_error")
+        given = x_admin_key or (authorization[7:].strip() if authorization and
+                                authorization[:7].lower() == "bearer " else None)
+        if not given:
+            raise ApiError(401, "missing admin key; send 'X-Admin-Key: <key>'", "authentication_error")
+        address = request.client.host if request.client else "local"
+        per_minute = settings.auth_failures_per_minute
+        if per_minute > 0 and svc.store.take("auth:" + address, per_minute, per_minute, cost=0) > 0:
+            raise ApiError(429, f"too many failed authentications from {address}", "rate_limit_exceeded")
+        if not any(hmac.compare_digest(k.encode(), given.encode()) for k in admins):
+            if per_minute > 0:
+                svc.store.take("auth:" + address, per_minute, per_minute)
+            raise ApiError(401, "invalid admin key; use one of the keys in CONVREC_ADMIN_KEYS", "authentication_error")
+        return svc.update_catalog(body.upsert, body.delete)
 
     add_openai_routes(app, svc, caller)
     return app

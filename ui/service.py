@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from agent import Agent, AgentInputError, FeedbackKind, LLMUnavailable, Session, Settings, Turn, UnknownItem
+from agent.live import CatalogUpdateError, LiveSync, open_feed, shopper_key, update_catalog
 from ui.inputs import SESSION_ID, check_idempotency_key, check_session_id, clean_text
 from ui.sessions import SessionLocks, SessionStore, SqlSessionStore, StaleSession, UnknownSession, short
 
@@ -174,6 +175,10 @@ class SessionService:
         self._versions: dict[int, tuple[weakref.ref, int]] = {}  # id(session) -> (session, version loaded)
         self._versions_guard = threading.RLock()  # re-entered when a weakref callback fires inside
         self._purged = 0.0  # when this process last deleted expired sessions
+        # catalog changes and shopper events: logs in the same database, read by every worker (agent/live.py)
+        self.feed = open_feed(*_feed_location(self.store, settings))
+        self.live = LiveSync(agent.index, self.feed, on_change=agent.catalog_changed)
+        self.live.sync(force=True)
 
     def check_text(self, text: str) -> str:
         """The message, cleaned of control characters; raises InvalidInput when it is empty,
@@ -217,6 +222,7 @@ class SessionService:
     # --- sessions
     def new_session(self, owner: str, history: Sequence[str] = ()) -> Session:
         """A fresh session, stored for its owner; `history`: item ids bought before (unknown ids are ignored)."""
+        self.live.sync()
         session = self.agent.new_session(history)
         self._remember(session, self.store.put(session, owner))
         self._purge_expired()
@@ -225,6 +231,7 @@ class SessionService:
     def load(self, session_id: str, owner: str) -> Session:
         """A stored session the owner may see; raises NotFound (also for another owner's session) or
         SessionExpired when it was idle longer than settings.session_idle_s."""
+        self.live.sync()  # every request loads its session: catch up with catalog changes and events first
         try:
             row = self.store.load(session_id)
         except UnknownSession as e:
@@ -330,6 +337,7 @@ class SessionService:
             except UnknownItem:
                 raise NotFound(f"no item {short(item_id)!r} in the catalog", "use an item_id from the picks") from None
         self.save(session, owner, idempotency, turn)
+        self.live.record(shopper_key(owner, session.session_id), item_id, kind)
         return turn
 
     def feedback(self, session: Session, item_id: str, kind: FeedbackKind, owner: str,
@@ -340,6 +348,25 @@ class SessionService:
         except UnknownItem:
             raise NotFound(f"no item {short(item_id)!r} in the catalog", "use an item_id from the picks") from None
         self.save(session, owner, idempotency, Turn("assistant", ""))
+        self.live.record(shopper_key(owner, session.session_id), item_id, kind)
+
+    def purchase(self, session: Session, item_id: str, owner: str, idempotency: Idempotency | None = None) -> None:
+        """The shop reports that the shopper bought an item: logged as a `purchase` event (it feeds popularity and
+        co-occurrence for everyone) and kept in the session's purchase history; raises NotFound for an unknown item."""
+        if item_id not in self.agent.index.position:
+            raise NotFound(f"no item {short(item_id)!r} in the catalog", "use an item_id from the catalog")
+        if item_id not in session.state.history:
+            session.state.history.append(item_id)
+        self.save(session, owner, idempotency, Turn("assistant", ""))
+        self.live.record(shopper_key(owner, session.session_id), item_id, "purchase")
+
+    def update_catalog(self, rows: list, deletions: list) -> dict:
+        """Add / update catalog rows and delete ids for every worker; raises InvalidInput (nothing stored) listing
+        every bad row or unknown id."""
+        try:
+            return update_catalog(self.agent.index, self.feed, rows, deletions, self.live).as_dict()
+        except CatalogUpdateError as e:
+            raise InvalidInput(str(e), "fix the listed rows and send the update again", param="upsert") from None
 
     def _purge_expired(self) -> None:
         idle, now = self.settings.session_idle_s, time.time()
@@ -366,6 +393,19 @@ class SessionService:
         with self._versions_guard:
             entry = self._versions.get(id(session))
         return entry[1] if entry is not None and entry[0]() is session else None
+
+
+def _feed_location(store: SqlSessionStore, settings: Settings) -> tuple[str, Path | str]:
+    """Where the change and event logs live: the session store's own database."""
+    url = getattr(store, "url", "")
+    if url:
+        return url, ""
+    path = getattr(store, "path", settings.sessions_db)
+    if str(path) == ":memory:":  # an in-memory session store (tests): logs in a private temporary file
+        import tempfile
+
+        path = Path(tempfile.mkdtemp(prefix="convrec-feed-")) / "feed.sqlite3"
+    return "", path
 
 
 def _duration(seconds: float) -> str:
