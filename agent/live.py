@@ -29,8 +29,8 @@ SYNC_EVERY_S = 0.0  # a worker looks for new changes and events before every req
 # (~0.1 ms on SQLite), so a deletion acknowledged by any worker holds for every later request on all of them
 MAX_UPDATE_ROWS = 5_000  # rows (and deletions) accepted in one update request
 
-__all__ = ["CatalogUpdateError", "LiveSync", "UpdateReport", "event_sequences", "open_feed", "open_index",
-           "shopper_key", "update_catalog"]
+__all__ = ["CatalogUpdateError", "LiveSync", "UpdateReport", "event_sequences", "ingest_live", "ingest_shared",
+           "open_feed", "open_index", "shopper_key", "update_catalog"]
 
 
 class CatalogUpdateError(ValueError):
@@ -182,3 +182,67 @@ class LiveSync:
         if item_id not in self.index.position:
             raise UnknownItem(item_id)
         return self.feed.append_events([(shopper, item_id, kind)])
+
+
+def ingest_shared(settings: Settings, source: Path | str, folder: Path | str, progress=None) -> tuple[dict, list[str]]:
+    """Build the shared index in `folder` from a JSONL catalog, streamed: vectors from the `.npy` next to it when
+    there is one (one row per non-blank line), else embedded in batches. Returns (meta, rejected rows)."""
+    from retrieval.shared import build_shared_index, read_rows, vectors_for
+
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"No catalog file at {source}")
+    vectors = vectors_for(source)
+    rejected: list[str] = []
+    encoder = settings_embedder(settings)
+
+    def rows():
+        batch: list[Item] = []
+        for ordinal, row in read_rows(source):
+            if isinstance(row, str):
+                rejected.append(row)
+                continue
+            if vectors is not None:
+                if ordinal >= len(vectors):
+                    raise ValueError(f"{source.with_suffix('.npy')} has {len(vectors)} rows but the catalog has more "
+                                     "lines; give one vector per non-blank line")
+                yield row, vectors[ordinal]
+                continue
+            batch.append(row)
+            if len(batch) == 256:
+                yield from zip(batch, encoder.encode([i.text() for i in batch]))
+                batch = []
+        if batch:
+            yield from zip(batch, encoder.encode([i.text() for i in batch]))
+
+    return build_shared_index(folder, rows(), progress=progress), rejected
+
+
+def ingest_live(index: CatalogIndex, feed: Feed, source: Path | str) -> UpdateReport:
+    """Apply a JSONL file of changed rows to a serving catalog (rows with `"deleted": true` delete their id), in
+    chunks of MAX_UPDATE_ROWS; each chunk is all-or-nothing (CatalogUpdateError names every problem)."""
+    import json
+
+    total = UpdateReport()
+    chunk: list[Any] = []
+
+    def flush() -> None:
+        report = update_catalog(index, feed, chunk)
+        total.added, total.updated, total.deleted = (total.added + report.added, total.updated + report.updated,
+                                                     total.deleted + report.deleted)
+        total.seq = report.seq or total.seq
+        chunk.clear()
+
+    with open(source, encoding="utf-8-sig") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                chunk.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise CatalogUpdateError([f"line {line_no}: invalid JSON ({e.msg})"]) from None
+            if len(chunk) >= MAX_UPDATE_ROWS:
+                flush()
+    if chunk:
+        flush()
+    return total

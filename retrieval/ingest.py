@@ -13,6 +13,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import numpy as np
+
 from retrieval.catalogs import DuplicateId, RowError
 from retrieval.embed import Embedder
 from retrieval.items import Item
@@ -97,5 +99,44 @@ def ingest_items(store: CatalogStore, embedder: Embedder, rows: Iterable[Item | 
         if pending is not None:
             pending.result()
     bar.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_precomputed(store: CatalogStore, rows: Iterable[tuple[Item | str, np.ndarray]],
+                       batch_size: int = 1_000) -> IngestReport:
+    """Upsert (item, precomputed unit vector) pairs streamed in batches (nothing is embedded; memory holds one
+    batch and the stored content hashes); a row given as a string is a rejection reason. Unchanged rows are
+    skipped as in ingest_items."""
+    started = time.perf_counter()
+    report = IngestReport()
+    stored = store.content_hashes()
+    items: list[Item] = []
+    vectors: list[np.ndarray] = []
+
+    def flush() -> None:
+        if items:
+            store.upsert(items, np.asarray(np.stack(vectors), dtype=np.float32))
+            items.clear()
+            vectors.clear()
+
+    for row, vector in rows:
+        if isinstance(row, str):
+            report.errors.append(RowError(0, row))
+            continue
+        old = stored.get(row.item_id)
+        if old == row.content_hash():
+            report.unchanged += 1
+            continue
+        if old is None:
+            report.added += 1
+        else:
+            report.updated += 1
+        stored[row.item_id] = row.content_hash()
+        items.append(row)
+        vectors.append(vector)
+        if len(items) >= batch_size:
+            flush()
+    flush()
     report.seconds = time.perf_counter() - started
     return report

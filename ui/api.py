@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from agent import Settings, build_agent
+from agent.live import open_index
 from ui.openai_api import add_openai_routes, openai_error
 from ui.service import ServiceError, SessionService, is_loopback, open_store
 from ui.sessions import SqlSessionStore, short
@@ -165,7 +166,8 @@ def create_app(settings: Settings, agent=None, store: SqlSessionStore | None = N
     """The FastAPI app; agent None: agent.build_agent(settings); store None: settings.sessions_url, else
     settings.sessions_db."""
     if agent is None:
-        agent = build_agent(settings)
+        shared = settings.extra.get("shared_index") or os.environ.get("CONVREC_SHARED_INDEX", "")
+        agent = build_agent(settings, index=open_index(settings, shared) if shared else None)
     svc = SessionService(settings, agent, store)
     buckets = TokenBuckets(svc.store, settings.rate_limit_per_minute)
     secret = (settings.api_secret or svc.store.secret()).encode()

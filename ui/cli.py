@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("source", help="catalog file, or the name of a built-in catalog: demo, amazon, redial, shopdial")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--shared-index", type=Path, metavar="DIR",
+                    help="build the shared memory-mapped index for large catalogs in DIR (streamed; uses the .npy "
+                         "of embeddings next to the .jsonl when there is one); serve it with --shared-index DIR")
+    sp.add_argument("--live", action="store_true",
+                    help="apply the rows as changes to the serving catalog (rows with \"deleted\": true delete); "
+                         "every `convrec serve` worker on the same sessions database sees them at its next request")
     sp.set_defaults(run=_ingest)
 
     sp = sub.add_parser("search", help="search the catalog (hybrid: meaning + exact names)")
@@ -80,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         else:
             sp.add_argument("--workers", type=int, help="worker processes on one port (default 1; with several, "
                             "set CONVREC_SESSIONS_URL=postgresql://... for the sessions)")
+            sp.add_argument("--shared-index", type=Path, metavar="DIR",
+                            help="serve the shared index built by `convrec ingest FILE --shared-index DIR` (workers "
+                                 "share its memory-mapped files)")
         sp.set_defaults(run=_surface)
 
     sub.add_parser("train", help="train the interest model (see `convrec train --help`)")
@@ -91,7 +101,19 @@ def _parser() -> argparse.ArgumentParser:
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from agent.catalog import ingest, location
 
-    report = ingest(settings, args.source, progress=not args.quiet)
+    if args.shared_index or args.live:
+        return _ingest_scale(args, settings)
+    npy = Path(args.source).with_suffix(".npy")
+    if Path(args.source).suffix.lower() == ".jsonl" and npy.exists():  # precomputed embeddings: nothing to encode
+        from retrieval.ingest import ingest_precomputed
+        from retrieval.shared import read_rows, vectors_for
+        from retrieval.store import CatalogStore
+
+        vectors = vectors_for(Path(args.source))
+        rows = ((row, vectors[o]) for o, row in read_rows(Path(args.source)) if o < len(vectors))
+        report = ingest_precomputed(CatalogStore(location(settings)), rows)
+    else:
+        report = ingest(settings, args.source, progress=not args.quiet)
     for dup in report.duplicates[:50]:
         print(f"note: {dup}", file=sys.stderr)
     for err in report.errors[:50]:
@@ -99,6 +121,37 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     if len(report.errors) > 50:
         print(f"... and {len(report.errors) - 50} more rejected rows", file=sys.stderr)
     print(f"{location(settings).describe()}: {report.summary()}")
+    return 0
+
+
+def _ingest_scale(args: argparse.Namespace, settings: Settings) -> int:
+    """`--shared-index DIR` builds the shared index; `--live` applies changed rows to the serving catalog."""
+    from agent.catalog import open_catalog
+    from agent.live import (
+        CatalogUpdateError,
+        ingest_live,
+        ingest_shared,
+        open_feed,
+        open_index,
+    )
+
+    if not args.live:
+        say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+        meta, rejected = ingest_shared(settings, args.source, args.shared_index, progress=say)
+        for err in rejected[:50]:
+            print(f"rejected: {err}", file=sys.stderr)
+        print(f"{args.shared_index}: {meta['rows']} items in {meta['cells']} cells, {len(rejected)} rows rejected")
+        return 0
+    index = open_index(settings, args.shared_index) if args.shared_index else open_catalog(settings)
+    try:
+        report = ingest_live(index, open_feed(settings.sessions_url, settings.sessions_db), args.source)
+    except CatalogUpdateError as e:
+        for err in e.errors[:50]:
+            print(f"rejected: {err}", file=sys.stderr)
+        print("error: nothing of the refused chunk was changed; fix the rows and run again", file=sys.stderr)
+        return 2
+    print(f"live catalog: {report.added} added, {report.updated} updated, {report.deleted} deleted (feed seq "
+          f"{report.seq})")
     return 0
 
 
@@ -128,6 +181,8 @@ def _surface(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         from ui.api import serve
 
+        if getattr(args, "shared_index", None):
+            os.environ["CONVREC_SHARED_INDEX"] = str(args.shared_index)  # read by every worker (ui/api.py)
         return serve(settings)
     if getattr(args, "cli", False):
         from ui.terminal import run_terminal_chat
