@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -328,18 +329,26 @@ def _connect(location):
     raise RuntimeError("chroma server did not start")
 
 
-def cache_replay() -> dict:
+def cache_replay(episodes: int = 40) -> dict:
     """Result-cache and query-vector hit rates over the demo acceptance suite (scripted conversations)."""
     from agent import Settings, build_agent
     from evals.lib.scripted import load_suite, run_suite
+    from evals.lib.simulator import run_simulation
 
     suite = load_suite(Path(__file__).resolve().parent / "conversations" / "acceptance" / "demo.yaml")
     agent = build_agent(replace(Settings.from_env(), llm_backend="none", collection="demo"))
     cache = agent.index.cache
     cache.hits = cache.misses = 0
     run_suite(agent, suite, progress=False)
-    return {"conversations": len(suite.conversations), "search_lookups": cache.hits + cache.misses,
-            "search_hit_rate": round(cache.hit_rate, 3)}
+    scripted = {"conversations": len(suite.conversations), "search_lookups": cache.hits + cache.misses,
+                "search_hit_rate": round(cache.hit_rate, 3)}
+    hits, misses = cache.hits, cache.misses
+    rng = random.Random(7)
+    targets = [(item, []) for item in rng.sample(list(agent.index.items), min(episodes, len(agent.index)))]
+    run_simulation(agent, targets)
+    simulated = {"episodes": len(targets), "search_lookups": cache.hits - hits + cache.misses - misses,
+                 "search_hit_rate": round((cache.hits - hits) / max(cache.hits - hits + cache.misses - misses, 1), 3)}
+    return {"scripted": scripted, "simulator": simulated, "search_hit_rate": round(cache.hit_rate, 3)}
 
 
 # ---------------------------------------------------------------- main
