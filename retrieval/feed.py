@@ -15,8 +15,10 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from retrieval.live import CatalogChange
 from retrieval.signals import KINDS, POSITIVE, Event
 
 FEED_LOCK = 736173  # PostgreSQL advisory lock id for appends
+POOL_MAX = 4  # PostgreSQL connections per process for the logs (one cheap query per request)
 _TABLES = {
     "sqlite": [
         ("CREATE TABLE IF NOT EXISTS catalog_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL, "
@@ -49,6 +52,11 @@ class Feed:
         self.where = str(where)
         self.postgres = self.where.startswith(("postgresql://", "postgres://"))
         self._local = threading.local()
+        if self.postgres:  # a small pool per process: N workers x request threads stay within the server's limit
+            from psycopg_pool import ConnectionPool
+
+            self._pool = ConnectionPool(self.where, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True},
+                                        open=True, timeout=30.0, name="convrec-feed")
         with self._tx() as db:
             if self.postgres:
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
@@ -56,43 +64,39 @@ class Feed:
                 db.execute(sql)
 
     # ---------------------------------------------------------------- connections
-    def _conn(self):
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        if self.postgres:
+            with self._pool.connection() as conn:
+                yield conn
+            return
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            if self.postgres:
-                import psycopg
-
-                conn = psycopg.connect(self.where, autocommit=True)
-            else:
-                Path(self.where).parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.where, timeout=30.0, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
+            Path(self.where).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.where, timeout=30.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
             self._local.conn = conn
-        return conn
+        yield conn
 
-    def _tx(self):
-        feed = self
-
-        class _Tx:
-            def __enter__(self):
-                self.conn = feed._conn()
-                if feed.postgres:
-                    self.tx = self.conn.transaction()
-                    self.tx.__enter__()
-                else:
-                    self.conn.execute("BEGIN IMMEDIATE")
-                return _Db(self.conn, feed.postgres)
-
-            def __exit__(self, kind, value, tb):
-                if feed.postgres:
-                    return self.tx.__exit__(kind, value, tb)
-                self.conn.execute("ROLLBACK" if kind else "COMMIT")
-                return False
-
-        return _Tx()
+    @contextmanager
+    def _tx(self) -> Iterator[_Db]:
+        """One write transaction."""
+        with self._connection() as conn:
+            if self.postgres:
+                with conn.transaction():
+                    yield _Db(conn, True)
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Db(conn, False)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return _Db(self._conn(), self.postgres).execute(sql, params).fetchall()
+        with self._connection() as conn:
+            return _Db(conn, self.postgres).execute(sql, params).fetchall()
 
     # ---------------------------------------------------------------- catalog changes
     def append_changes(self, changes: Iterable[tuple[str, Item | None, np.ndarray | None]]) -> int:
@@ -143,7 +147,10 @@ class Feed:
         return int(row[0]), int(row[1])
 
     def close(self) -> None:
-        """Close this thread's connection."""
+        """Close the pool (PostgreSQL) or this thread's connection (SQLite)."""
+        if self.postgres:
+            self._pool.close()
+            return
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
