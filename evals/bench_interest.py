@@ -1,4 +1,5 @@
-"""Interest-model benchmark: full-ranking leave-one-out on Amazon Scientific test, our model vs. four baselines.
+"""Interest-model benchmark: full-ranking leave-one-out on Amazon Scientific test, our model vs. four baselines,
+overall and on two slices: cold items (few interactions) and cross-scene rows (next item in a new department).
 
     python -m evals.bench_interest [--data-dir DIR] [--quick]
 
@@ -19,11 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.lib.interest_eval import COLD_MAX, cold_rows, evaluate_all, latency, popularity_counts
+from evals.lib.interest_eval import (
+    COLD_MAX,
+    cold_rows,
+    evaluate_all,
+    latency,
+    popularity_counts,
+    scene_rows,
+)
 from evals.lib.record import emit
 from retrieval.embed import shared_embedder
 from training.data import item_text_vectors, load_amazon
 from training.fit import net_scores
+from training.fusion import FusionWeights
 from training.interest import InterestModel
 from training.knn import cooccurrence, default_grid, knn_scores, tune_knn
 from training.train import TrainConfig, fit_sequence_model, train
@@ -72,19 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(data_dir=data.data_dir, out_dir=args.out_dir, cache_dir=args.cache_dir,
                          max_epochs=3 if args.quick else TrainConfig.max_epochs)
     meta: dict = {}
-    cold = None
-    results: dict = {"all": {}, "cold": {}}
+    results: dict = {"all": {}, "cold": {}, "cross_scene": {}}
+    # -- most popular: train + valid interaction counts (the test histories)
+    pop = popularity_counts(data, n)
+    slices = {"cold": cold_rows(data.test, pop), "cross_scene": scene_rows(data, data.test)}
 
     def measure(name: str, scorer) -> None:
         # rank right away and log, so a run cut short still reports every method finished so far
-        r = evaluate_all({name: scorer}, data.test, cold)
-        results["all"].update(r["all"]), results["cold"].update(r["cold"])
-        results["n_cold"] = r["n_cold"]
-        log(f"{name:22s} " + " ".join(f"{k}={v:.4f}" for k, v in r["all"][name].items()))
+        r = evaluate_all({name: scorer}, data.test, slices)
+        for part, by_method in results.items():
+            by_method.update(r[part])
+        log(f"{name:22s} " + " ".join(f"{k}={v:.4f}" for k, v in r["all"][name].items())
+            + f" cold_r10={r['cold'][name]['recall_at_10']:.4f} cross_r10={r['cross_scene'][name]['recall_at_10']:.4f}")
 
-    # -- most popular: train + valid interaction counts (the test histories)
-    pop = popularity_counts(data, n)
-    cold = cold_rows(data.test, pop)
     if want("popularity"):
         measure("popularity", lambda h: np.broadcast_to(pop.astype(np.float32), (len(h), n)))
 
@@ -115,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         model = InterestModel.load(ckpt)
         load_s = time.perf_counter() - t
         measure("model", model.score_histories)
-        # ablation: our sequence model alone, without the kNN mixture
+        # ablation: our sequence model alone, without the kNN, text and scene terms
         seq_only = InterestModel.load(ckpt)
-        seq_only.knn_weight = 0.0
+        seq_only.fusion = FusionWeights()
         measure("model_sequence_only", seq_only.score_histories)
 
     if want("sasrec"):
@@ -144,16 +153,22 @@ def main(argv: list[str] | None = None) -> int:
         **{f"{metric}": {name: round(m[metric], 4) for name, m in results["all"].items()}
            for metric in ("recall_at_10", "ndcg_at_10", "recall_at_20", "ndcg_at_20")},
         "cold_items": {"definition": f"test target with <= {COLD_MAX} train+valid interactions",
-                       "n": int(results["n_cold"]),
+                       "n": int(slices["cold"].sum()),
                        **{metric: {name: round(m[metric], 4) for name, m in results["cold"].items()}
                           for metric in ("recall_at_10", "ndcg_at_10")}},
+        "cross_scene": {"definition": "test target in a top-level department none of the history items is in",
+                        "n": int(slices["cross_scene"].sum()),
+                        **{metric: {name: round(m[metric], 4) for name, m in results["cross_scene"].items()}
+                           for metric in ("recall_at_10", "ndcg_at_10")}},
+        "cold_item_recall_at_10": {name: round(m["recall_at_10"], 4) for name, m in results["cold"].items()},
+        "cross_scene_recall_at_10": {name: round(m["recall_at_10"], 4) for name, m in results["cross_scene"].items()},
         "train_seconds": train_s and round(train_s, 1), "checkpoint_mb": ckpt_mb and round(ckpt_mb, 2),
         "load_seconds": load_s and round(load_s, 2), "methods": args.methods,
         "p95_ms_score_1000": lat["p95_ms_score_1000"], "p50_ms_score_1000": lat["p50_ms_score_1000"],
         "p95_ms_score_1000_stated": lat["p95_ms_score_1000_stated"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "embed_items_seconds": round(embed_s, 1), "total_seconds": round(time.perf_counter() - t_start, 1),
-        "model": {k: cfg.get(k) for k in ("best_epoch", "knn_weight", "knn", "net", "train_config")},
+        "model": {k: cfg.get(k) for k in ("best_epoch", "fusion", "knn", "net", "train_config")},
         "baselines": meta,
         "load_average_1m": round(os.getloadavg()[0], 2),  # other jobs on the box inflate p95 latency
     }

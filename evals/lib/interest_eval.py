@@ -1,4 +1,4 @@
-"""Shared pieces of the interest benchmark: ranking every method, the cold-item slice, scoring latency."""
+"""Shared pieces of the interest benchmark: ranking every method, the cold-item and cross-scene slices, latency."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from typing import Callable
 
 import numpy as np
 
-from training.data import Interactions, Split
+from training.data import COLD_MAX, Interactions, Split, cross_scene_rows, item_scenes
 from training.interest import InterestModel
 from training.metrics import evaluate_ranks, rank_split
-
-COLD_MAX = 5  # a test target with at most this many train+valid interactions counts as a cold item
 
 
 def popularity_counts(data: Interactions, n_items: int) -> np.ndarray:
@@ -24,15 +22,22 @@ def cold_rows(split: Split, counts: np.ndarray, max_count: int = COLD_MAX) -> np
     return counts[split.targets] <= max_count
 
 
+def scene_rows(data: Interactions, split: Split) -> np.ndarray:
+    """Boolean mask (len(split),): the target's department (scene) is one the row's history never touched."""
+    scene, names = item_scenes(data.items)
+    return cross_scene_rows(split, scene, len(names))
+
+
 def evaluate_all(scorers: dict[str, Callable[[list[list[int]]], np.ndarray]], split: Split,
-                 cold: np.ndarray) -> dict:
-    """Recall/NDCG@10/20 of every scorer on `split`, overall and on the cold rows."""
-    out: dict = {"all": {}, "cold": {}, "n_cold": int(cold.sum())}
+                 slices: dict[str, np.ndarray]) -> dict:
+    """Recall/NDCG@10/20 of every scorer on `split`, overall ("all") and on each slice's rows (boolean masks)."""
+    out: dict = {"all": {}, **{name: {} for name in slices}}
     for name, scorer in scorers.items():
         t = time.perf_counter()
         ranks = rank_split(scorer, split)
         out["all"][name] = evaluate_ranks(ranks)
-        out["cold"][name] = evaluate_ranks(ranks[cold])
+        for slice_name, mask in slices.items():
+            out[slice_name][name] = evaluate_ranks(ranks[mask])
         out["all"][name]["seconds"] = round(time.perf_counter() - t, 1)
     return out
 
