@@ -11,11 +11,13 @@ import httpx
 import pytest
 
 from agent.live import open_feed
+from evals.load_server import KEYS, Server, worker_pids
 from retrieval.catalogs import read_catalog_file
 from retrieval.feed import event_sequences
 from retrieval.ingest import ingest_items
 from retrieval.items import item_to_dict
 from retrieval.search import CatalogIndex
+from retrieval.shared import build_shared_index
 from retrieval.store import CatalogStore, ChromaLocation
 from tests.support import TEST_CATALOG
 from tests.ui.test_api_sessions import AUTH, api_settings, live_server
@@ -121,3 +123,36 @@ def test_feedback_and_purchases_feed_ranking_on_every_worker(tmp_path: Path, cat
     sequences = event_sequences(feed)
     assert sorted(len(s) for s in sequences.values()) == [1, 1, 2] and all(set(s) == {item} for s in sequences.values())
     assert not any(sid in key for key in sequences for sid in sids)  # opaque shopper keys
+
+
+def test_serve_workers_share_the_mapped_index_and_apply_changes(tmp_path: Path, embedder) -> None:
+    """`convrec serve --workers 2` on a shared index: both workers map the same vector file, and an admin update
+    sent to one is applied by both (each reports the new log position, new item found, deleted item gone)."""
+    items = [r for r in read_catalog_file(TEST_CATALOG) if hasattr(r, "item_id")]
+    build_shared_index(tmp_path / "idx", zip(items, embedder.encode([i.text() for i in items])))
+    server = Server("none", "catalog", None, tmp_path / "sessions.sqlite3", tmp_path / "serve.log", workers=2,
+                    env={"CONVREC_SHARED_INDEX": str(tmp_path / "idx"), "CONVREC_ADMIN_KEYS": "admin-secret"})
+    try:
+        server.start(timeout=600)
+        pids = worker_pids(server)
+        assert len(pids) == 2
+        for pid in pids:
+            assert str(tmp_path / "idx" / "vectors.f32") in Path(f"/proc/{pid}/maps").read_text()
+        new = {"id": "zx-1", "title": "Zorblax ZX-9 18V Cordless Drill", "category": "Tools > Power Tools > Drills",
+               "brand": "Zorblax", "price": 42.0}
+        r = httpx.post(f"{server.url}/v1/admin/catalog", headers=ADMIN, timeout=120,
+                       json={"upsert": [new], "delete": [items[0].item_id]})
+        assert r.status_code == 200, r.text
+        seq, seen = r.json()["seq"], {}
+        deadline = time.monotonic() + 60
+        while set(seen) != set(pids) and time.monotonic() < deadline:
+            health = httpx.get(f"{server.url}/health", timeout=30).json()  # a new connection: either worker
+            seen[health["pid"]] = health["catalog_seq"]
+        assert seen == {pid: seq for pid in pids}
+        for _ in range(4):
+            with httpx.Client(base_url=server.url, headers={"X-API-Key": KEYS[0]}, timeout=120) as c:
+                sid = c.post("/v1/sessions").json()["session_id"]
+                got = [p["item_id"] for p in picks(c, sid, "an 18V cordless drill from Zorblax")]
+                assert "zx-1" in got and items[0].item_id not in got
+    finally:
+        server.stop()
