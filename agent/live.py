@@ -10,6 +10,7 @@ Events name an opaque shopper key (a hash of the session), an item and a kind; n
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from agent.errors import UnknownItem
 from retrieval.feed import Feed, event_sequences
 from retrieval.items import InvalidRow, Item, item_from_row
 from retrieval.search import CatalogIndex
-from retrieval.shared import SharedIndex
+from retrieval.shared import SharedIndex, build_shared_index, read_rows, vectors_for
 
 SYNC_EVERY_S = 0.0  # a worker looks for new changes and events before every request: one indexed MAX() query
 # (~0.1 ms on SQLite), so a deletion acknowledged by any worker holds for every later request on all of them
@@ -187,8 +188,6 @@ class LiveSync:
 def ingest_shared(settings: Settings, source: Path | str, folder: Path | str, progress=None) -> tuple[dict, list[str]]:
     """Build the shared index in `folder` from a JSONL catalog, streamed: vectors from the `.npy` next to it when
     there is one (one row per non-blank line), else embedded in batches. Returns (meta, rejected rows)."""
-    from retrieval.shared import build_shared_index, read_rows, vectors_for
-
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(f"No catalog file at {source}")
@@ -221,8 +220,6 @@ def ingest_shared(settings: Settings, source: Path | str, folder: Path | str, pr
 def ingest_live(index: CatalogIndex, feed: Feed, source: Path | str) -> UpdateReport:
     """Apply a JSONL file of changed rows to a serving catalog (rows with `"deleted": true` delete their id), in
     chunks of MAX_UPDATE_ROWS; each chunk is all-or-nothing (CatalogUpdateError names every problem)."""
-    import json
-
     total = UpdateReport()
     chunk: list[Any] = []
 

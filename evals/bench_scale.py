@@ -34,11 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
+from agent import Settings, build_agent
+from evals.lib.scripted import load_suite, run_suite
+from evals.lib.simulator import run_simulation
+from retrieval.demo import generate_demo_catalog
 from retrieval.embed import DIM, shared_embedder
 from retrieval.feed import Feed
 from retrieval.items import Item
 from retrieval.search import Filters
 from retrieval.shared import SharedIndex, build_shared_index, read_rows, vectors_for
+from retrieval.store import CatalogStore, ChromaLocation
 
 COLOURS = ["black", "white", "red", "blue", "green", "grey", "silver", "pink", "brown", "yellow", "navy", "beige"]
 MATERIALS = ["steel", "plastic", "wood", "cotton", "aluminium", "glass", "leather", "nylon"]
@@ -55,8 +60,6 @@ def log(msg: str) -> None:
 
 def taxonomy(embedder) -> tuple[list[str], np.ndarray, list[float]]:
     """~176 leaf paths, their MiniLM vectors and a median price each."""
-    from retrieval.demo import generate_demo_catalog
-
     demo = generate_demo_catalog(seed=7)
     medians: dict[str, list[float]] = {}
     for item in demo:
@@ -125,8 +128,6 @@ def generate(n: int, folder: Path, embedder, seed: int = 0) -> tuple[Path, list[
 def queries(embedder, index: SharedIndex, brands: list[str], count: int, seed: int = 1):
     """(text, vector, filters | None) for `count` unfiltered and `count` filtered requests."""
     rng = np.random.default_rng(seed)
-    from retrieval.demo import generate_demo_catalog
-
     leaves = [c for c in index.categories() if any(c.startswith(v) for v in VARIANTS)]
     tops = sorted({i.category_path[0] for i in generate_demo_catalog(seed=7)})
     unfiltered, filtered = [], []
@@ -276,8 +277,6 @@ def inram_baseline(jsonl: Path, n: int) -> dict:
 
 def pushdown_baseline(jsonl: Path, n: int, qs) -> dict:
     """Chroma server (`chroma run`) with the first n items: ingest rate and filtered query p95 with `where`."""
-    from retrieval.store import ChromaLocation
-
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
         server = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", tmp, "--port",
@@ -319,8 +318,6 @@ def _free_port() -> int:
 
 
 def _connect(location):
-    from retrieval.store import CatalogStore
-
     for _ in range(120):
         try:
             return CatalogStore(location)
@@ -331,10 +328,6 @@ def _connect(location):
 
 def cache_replay(episodes: int = 40) -> dict:
     """Result-cache and query-vector hit rates over the demo acceptance suite (scripted conversations)."""
-    from agent import Settings, build_agent
-    from evals.lib.scripted import load_suite, run_suite
-    from evals.lib.simulator import run_simulation
-
     suite = load_suite(Path(__file__).resolve().parent / "conversations" / "acceptance" / "demo.yaml")
     agent = build_agent(replace(Settings.from_env(), llm_backend="none", collection="demo"))
     cache = agent.index.cache

@@ -34,10 +34,12 @@ from retrieval.cache import SearchCache  # noqa: F401  (re-exported for callers 
 from retrieval.embed import DIM, Embedder
 from retrieval.items import InvalidRow, Item, item_from_row, item_to_dict
 from retrieval.ivf import assign_cells, cell_count, search_cells, top_k, train_centroids
+from retrieval.live import is_available
 from retrieval.search import (
     EXACT_FILTER_ROWS,
     CatalogIndex,
     ScoredItem,
+    _category_matches,
     _unit,
     lexical_tokens,
 )
@@ -193,8 +195,6 @@ class SharedIndex(CatalogIndex):
         name = name.lower().strip()
         if name in self._by_category:
             return self._by_category[name]
-        from retrieval.search import _category_matches
-
         parts = [rows for level, rows in self._by_category.items() if _category_matches(name, {level})]
         return np.concatenate(parts) if parts else []
 
@@ -250,8 +250,6 @@ class SharedIndex(CatalogIndex):
         self._apply_flags(change, row)
 
     def _apply_flags(self, change, row: int | None) -> None:
-        from retrieval.live import is_available
-
         if row is None:
             return
         if change.deleted:
@@ -377,8 +375,6 @@ class _Columns:
         self.words: set[str] = set()
 
     def add(self, item: Item, offset: int, length: int) -> None:
-        from retrieval.live import is_available
-
         row = self.n
         self.n += 1
         self.offsets.append(offset)
