@@ -29,6 +29,8 @@ from retrieval.shared import SharedIndex, build_shared_index, read_rows, vectors
 SYNC_EVERY_S = 0.0  # a worker looks for new changes and events before every request: one indexed MAX() query
 # (~0.1 ms on SQLite), so a deletion acknowledged by any worker holds for every later request on all of them
 MAX_UPDATE_ROWS = 5_000  # rows (and deletions) accepted in one update request
+REFRESH_MAX_ITEMS = 300_000  # above this, re-reading the vocabulary after each change costs too much: a new brand
+# is then understood after a restart (its items are found by meaning at once)
 
 __all__ = ["CatalogUpdateError", "LiveSync", "UpdateReport", "event_sequences", "ingest_live", "ingest_shared",
            "open_feed", "open_index", "shopper_key", "update_catalog"]
@@ -157,7 +159,7 @@ class LiveSync:
                 if not batch:
                     break
                 changed |= self.index.apply_changes(batch) > 0
-            if changed and self.on_change is not None:
+            if changed and self.on_change is not None and len(self.index) <= REFRESH_MAX_ITEMS:
                 threading.Thread(target=self._changed, daemon=True).start()
             applied = changed
             while self.index.signals.applied_seq < events_head:
