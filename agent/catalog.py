@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.config import Settings
-from retrieval.catalogs import amazon_items, read_catalog_file, redial_items, shopdial_items
+from retrieval.catalogs import amazon_items, movie_items, read_catalog_file, shopdial_items
 from retrieval.demo import generate_demo_catalog
 from retrieval.embed import Embedder, shared_embedder
 from retrieval.ingest import IngestReport, ingest_items
@@ -28,14 +28,15 @@ def embedder(settings: Settings) -> Embedder:
 
 
 def builtin_items(name: str, settings: Settings) -> list[Item]:
-    """Items of a catalog convrec knows how to build: demo (generated), amazon, redial, shopdial (from data_dir)."""
+    """Items of a catalog convrec knows how to build: demo (generated), amazon, redial (ReDial + MovieLens movies),
+    shopdial (from data_dir)."""
     if name == "demo":
         return generate_demo_catalog(seed=settings.seed or 7)
     data = Path(settings.data_dir)
     if name == "amazon":
         return amazon_items(data)
     if name == "redial":
-        return redial_items(data)
+        return movie_items(data)
     if name == "shopdial":
         return shopdial_items(data)
     raise ValueError(f"unknown built-in catalog {name!r}; choose one of {', '.join(BUILTIN)}")

@@ -33,7 +33,8 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
                     explore: bool = False) -> str:
     """One or two sentences naming what about the item matches; honest about what does not.
 
-    similar_to: (title, "liked" | "bought") of the shopper's item this one is closest to, if any.
+    similar_to: (title, how) of the shopper's item this one follows from, if any: "liked" / "bought" (close in
+    meaning) or "bought-with" / "liked-with" (the interest model links them: bought or recommended together).
     """
     attrs = {k.lower(): v for k, v in item.attributes.items()}
     matched = [k for k, v in c.must.items() if attrs.get(k.lower(), "").lower() == v.lower()]
@@ -64,12 +65,20 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
     elif not first or (len(first) == 1 and first[0].startswith("priced")):
         brand = f" by {item.brand}" if item.brand else ""
         where = f" in {item.top_category}" if item.top_category else ""
-        first.insert(0, f"A close match for what you described{where}{brand}")
+        if similar_to and similar_to[1].endswith("-with") and not c.categories:  # nothing described: say where
+            first.insert(0, f"From {item.top_category or 'the catalog'}{brand}")
+        else:
+            first.insert(0, f"A close match for what you described{where}{brand}")
     text = _sentence("; ".join(first))
     second = []
     if similar_to:
         title, how = similar_to
-        second.append(f"similar to the {_short(title)} you {how}")
+        if how == "bought-with":  # the interest model's co-purchase link: why it was picked
+            second.append(f"picked for the {_short(title)} you bought: shoppers who bought it often bought this too")
+        elif how == "liked-with":
+            second.append(f"picked for the {_short(title)} you liked: the two are often recommended together")
+        else:
+            second.append(f"similar to the {_short(title)} you {how}")
     for key, value in missed:
         if key.lower() in attrs:
             have, want = _phrase(key, attrs[key.lower()]), _phrase(key, value)
@@ -162,6 +171,10 @@ def check_grounded(reason: str, item: Item, state: DialogueState, vocab: Vocabul
         if over != (word.lower() in ("over", "above", "beyond", "exceeds", "exceed")):
             return False
     low = reason.lower()
+    for known in context:  # "picked for the <title> you bought": naming the shopper's own item claims nothing
+        for name in sorted({known.title, _short(known.title).removesuffix("...")}, key=len, reverse=True):
+            if len(name) > 3:
+                low = low.replace(name.lower(), " | ")
     if vocab is not None:
         ok_brands = {(i.brand or "").lower() for i in [item, *context]} | {
             p.value.lower() for p in state.preferences if p.attribute == "brand"}

@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 
 from agent.config import Settings
-from agent.interest import InterestScorer
+from agent.interest import InterestScorer, said_text
 from agent.policy import Constraints, best_question, constraints_of
 from agent.reasons import price_text, standout, template_reason
 from agent.references import last_picks
@@ -25,7 +25,7 @@ from retrieval.search import CatalogIndex, Filters, ScoredItem
 from retrieval.vocabulary import Vocabulary, stem, stems
 
 POOL = 100  # candidates retrieved per search before re-ranking
-INTEREST_WEIGHT = 0.6  # relevance = search score + INTEREST_WEIGHT * interest (0..1)
+MODEL_CANDIDATES = 100  # the interest model's best items join the search hits as candidates
 REJECT_WEIGHT = 0.5  # minus this times how near-duplicate an item is to the closest rejected one
 NEAR_DUPLICATE = 0.85  # cosine from which a rejection counts against an item too (below: only the item itself)
 RELAXED_OFFSET = 10.0  # relaxed matches rank below every exact match
@@ -86,6 +86,8 @@ class ToolBox:
         exclude_ids = exclude_ids | ({like} if like else set())  # "more like #2" shows #2's neighbours, not #2
         exclude = self.excluded(include_shown) | exclude_ids
         query = " ".join([st.query, *c.must.values()]).strip()
+        if self.interest.reads_words:  # a movie has several genres and the model reads the words said: the kinds
+            c.categories, c.must = [], {}  # and values named steer its scores rather than filter the catalog
         drop: frozenset[str] = frozenset() if self.vocab.has_prices else frozenset({"price"})
         if not self.vocab.has_prices and (c.max_price is not None or c.min_price is not None):
             self.notes.append(NO_PRICES)
@@ -163,6 +165,14 @@ class ToolBox:
             floor = min((s.score for s in found.values()), default=0.0)
             for s in self.index.vector_search(vec, filters, 50, exclude):
                 found.setdefault(s.item.item_id, ScoredItem(s.item, floor, s.vector_score))
+        said = said_text(self.session.turns)
+        best = [i for i in self.interest.best(st.history, st.liked, st.rejected, said, MODEL_CANDIDATES)
+                if i not in exclude and i not in found]
+        if best:  # what the interest model expects, within the same filters (the search words alone miss them)
+            floor = min((s.score for s in found.values()), default=0.0)
+            for item in self.index.get_items(best):
+                if filters.accepts(item):
+                    found[item.item_id] = ScoredItem(item, floor, 0.0)
         if like and like in self.index.position:
             for s in self.index.similar_items([like], 30, filters, exclude):
                 found[s.item.item_id] = ScoredItem(s.item, s.score + 1.0, s.vector_score)  # asked for: on top
@@ -187,9 +197,9 @@ class ToolBox:
         st = self.session.state
         ids = [s.item.item_id for s in hits]
         rel = np.array([s.score for s in hits], dtype=np.float64)
-        interest = self.interest.scores(ids, st.history, st.liked, st.rejected)
+        interest = self.interest.scores(ids, st.history, st.liked, st.rejected, said_text(self.session.turns))
         if interest is not None:
-            rel += INTEREST_WEIGHT * interest
+            rel += self.interest.weight * interest
         # live signals (issue 18): popularity and co-occurrence learnt from every shopper's events (retrieval/signals.py)
         rel += self.index.signals.boost(ids, [*st.liked, *st.history])
         vecs = self.index.embeddings[[self.index.position[i] for i in ids]]
@@ -304,12 +314,17 @@ class ToolBox:
         return picks
 
     def nearest_known(self, item_id: str, floor: float = 0.6) -> tuple[str, str] | None:
-        """(title, "liked"/"bought") of the shopper's liked or bought item closest to this one, if close."""
+        """(title, how) of the shopper's liked or bought item this one follows from: linked to it by the interest
+        model ("bought-with" / "liked-with"), else close in meaning ("bought" / "liked"); None when neither."""
         st = self.session.state
         known = [(i, "liked") for i in st.liked] + [(i, "bought") for i in st.history]
         known = [(i, how) for i, how in known if i in self.index.position and i != item_id]
         if not known:
             return None
+        linked = self.interest.follows_from(item_id, [i for i, _ in known])
+        if linked is not None:  # the interest model's own reason: bought / recommended together with it
+            how = dict(known)[linked]
+            return self.index.items[self.index.position[linked]].title, f"{how}-with"
         vec = self.index.embedding(item_id)
         sims = [float(self.index.embedding(i) @ vec) for i, _ in known]
         best = int(np.argmax(sims))

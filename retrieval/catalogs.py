@@ -203,6 +203,41 @@ def _norm(text: str) -> str:
 # ---------------------------------------------------------------- ReDial movies
 
 
+MOVIELENS_DIR = "movielens-latest-small"
+MOVIELENS_PREFIX = "ml"  # ids of MovieLens movies ReDial lacks: "ml<movieId>"
+
+
+def movie_items(data_dir: Path) -> list[Item]:
+    """The movie catalog: the 6,583 ReDial movies, then the MovieLens movies ReDial lacks (linked by IMDb id).
+
+    ReDial ids stay as they are (the '@<id>' of the dialogues); a MovieLens movie is "ml<movieId>" with its title,
+    year, genres and IMDb id (MovieLens has no plots or people). Without the MovieLens folder: ReDial only.
+    """
+    items = redial_items(data_dir)
+    ml = Path(data_dir) / MOVIELENS_DIR
+    if not (ml / "movies.csv.gz").exists():
+        return items
+    have = {it.attributes.get("imdb_id") for it in items} - {None, ""}
+    with gzip.open(ml / "links.csv.gz", "rt", encoding="utf-8", newline="") as f:
+        imdb = {row["movieId"]: f"tt{row['imdbId'].strip()}" for row in csv.DictReader(f) if row.get("imdbId")}
+    with gzip.open(ml / "movies.csv.gz", "rt", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            link = imdb.get(row["movieId"], "")
+            if not link or link in have:
+                continue
+            have.add(link)
+            genres = [g.strip() for g in row.get("genres", "").split("|")
+                      if g.strip() and g.strip() != "(no genres listed)"]
+            genres = ["Family" if g == "Children" else g for g in genres]
+            title = " ".join(row["title"].split())
+            year = re.search(r"\((\d{4})\)\s*$", title)
+            attrs = {"genre": ", ".join(genres), "year": year.group(1) if year else "", "imdb_id": link}
+            items.append(Item(item_id=f"{MOVIELENS_PREFIX}{row['movieId']}", title=title,
+                              category=CATEGORY_SEP.join(["Movies", genres[0] if genres else "Other"]),
+                              attributes={k: v for k, v in attrs.items() if v}))
+    return items
+
+
 def redial_items(data_dir: Path) -> list[Item]:
     """The 6,583 ReDial movies (ids are ReDial movie ids, as in '@<id>' mentions) as catalog items."""
     with gzip.open(Path(data_dir) / REDIAL_CATALOG, "rt", encoding="utf-8") as f:

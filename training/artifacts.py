@@ -37,6 +37,7 @@ class Artifact:
 
 SHIPPED = (
     Artifact("amazon-scientific", "interest", catalog="amazon"),
+    Artifact("redial-movies", "interest", catalog="redial"),
     Artifact("gemma-reasons", "lora", base="gemma-3-270m"),
     Artifact("dialogue-acts", "acts"),
 )

@@ -169,11 +169,18 @@ def movielens_cf(movies: Sequence[MovieInfo], data_dir: Path) -> sparse.csr_matr
     if not link.exists():
         return sparse.csr_matrix((n, n), dtype=np.float32)
     pos = {m.movie_id: i for i, m in enumerate(movies)}
+    by_imdb = {m.imdb_id: i for i, m in enumerate(movies) if m.imdb_id}
     ml_to_row: dict[int, int] = {}
     with open(link, newline="") as f:
         for row in csv.DictReader(f):
             if row["redial_movie_id"] in pos and row["movielens_movie_id"]:
                 ml_to_row.setdefault(int(row["movielens_movie_id"]), pos[row["redial_movie_id"]])
+    if (root / "links.csv.gz").exists():  # every catalog movie with an IMDb id, MovieLens-only ones included
+        with gzip.open(root / "links.csv.gz", "rt", newline="") as f:
+            for row in csv.DictReader(f):
+                r = by_imdb.get(f"tt{row['imdbId'].strip()}")
+                if r is not None:
+                    ml_to_row.setdefault(int(row["movieId"]), r)
     users, items, values = [], [], []
     with gzip.open(root / "ratings.csv.gz", "rt", newline="") as f:
         for row in csv.DictReader(f):

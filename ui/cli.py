@@ -193,11 +193,42 @@ def _surface(args: argparse.Namespace, settings: Settings) -> int:
     return launch(settings)
 
 
-def _forward(command: str, argv: list[str]) -> int:
-    if command == "train":
+def _train(argv: list[str]) -> int:
+    """`convrec train --catalog amazon|redial`: each catalog's interest model from the data it has."""
+    catalog = "amazon"
+    if "--catalog" in argv:
+        at = argv.index("--catalog")
+        catalog = argv[at + 1] if at + 1 < len(argv) else ""
+        argv = argv[:at] + argv[at + 2:]
+    if catalog == "amazon":
         from training.train import main as train_main
 
         return train_main(argv)
+    if catalog == "redial":  # the dialogues and the embedded catalog are handed in (training sits below both)
+        from agent.catalog import open_catalog
+        from evals.lib.dialogues import redial_train
+        from training.dialogue_interest import DialogueRecord
+        from training.dialogue_interest import main as movies_main
+
+        def settings(data: Path | None) -> Settings:
+            return Settings.from_env(data_dir=data, collection="redial", llm_backend="none")
+
+        def catalog_of(data: Path | None):
+            index = open_catalog(settings(data))
+            return index.items, index.embeddings, index.embedder
+
+        def records(data: Path | None) -> list[DialogueRecord]:
+            return [DialogueRecord(tuple((u.speaker == "recommender", u.text, u.movies) for u in d.utterances))
+                    for d in redial_train(Path(settings(data).data_dir))]
+
+        return movies_main(argv, catalog_of, records, lambda data: Path(settings(data).data_dir))
+    print(f"error: no interest model for catalog {catalog!r}; choose amazon or redial", file=sys.stderr)
+    return 2
+
+
+def _forward(command: str, argv: list[str]) -> int:
+    if command == "train":
+        return _train(argv)
     if command == "lora":  # training sits below the agent and the evals: the parser and dialogues are handed in
         from agent.understand import parse_message
         from evals.lib.dialogues import seeker_texts

@@ -32,3 +32,37 @@ def test_amazon_conversation(amazon_index):
     assert not {p.item.item_id for p in turn.picks} & set(session.state.rejected)
     all_picks = [p for t in session.turns for p in t.picks]
     assert all(check_grounded(p.reason, p.item, session.state, vocab) for p in all_picks)
+
+
+def test_returning_customer_picks_follow_from_purchases(amazon_index, data_dir):
+    """A returning customer's picks come from the interest model, and a reason names the past purchase a pick
+    follows from only when the trained model links the two (the pick is among that purchase's co-purchase
+    neighbours in the shipped checkpoint)."""
+    from training.data import load_amazon
+
+    agent = build_agent(Settings(llm_backend="none", mode="guided", collection="amazon"), index=amazon_index,
+                        llm=None)
+    assert agent.interest.name == "interest-model"
+    model = agent.interest.model
+    data = load_amazon(data_dir, max_users=40)
+    cited = 0
+    for history_rows in data.test.histories[:40:4]:
+        history = [data.items[i].item_id for i in history_rows[-8:]]
+        session = agent.new_session(history=history)
+        turn = agent.reply(session, "hi, what would you recommend for me?")
+        assert turn.picks
+        expected = set(agent.interest.best(history, k=100))
+        assert sum(p.item.item_id in expected for p in turn.picks if not p.explore) >= 2
+        for pick in turn.picks:
+            assert pick.item.item_id not in history
+            context = amazon_index.get_items(history)
+            assert check_grounded(pick.reason, pick.item, session.state, agent.vocab, context), pick.reason
+            if "shoppers who bought it often bought this too" not in pick.reason:
+                continue
+            cited += 1
+            source = agent.interest.follows_from(pick.item.item_id, history)
+            assert source in history
+            assert " ".join(amazon_index.items[amazon_index.position[source]].title.split()[:4]) in pick.reason
+            row, target = model.index[source], model.index[pick.item.item_id]
+            assert target in set(model.knn_idx[row][model.knn_val[row] > 0].tolist())
+    assert cited >= 3

@@ -133,13 +133,17 @@ def test_interest_centroid_without_a_checkpoint(index, tmp_path):
 
 
 def test_interest_model_adapter_uses_the_model_when_present(index):
+    ids = [i.item_id for i in index.items]
+    rows = {item_id: n for n, item_id in enumerate(ids)}
+
     class Recorded:
         """Stands in for training.interest.InterestModel (only its two calls are used); no checkpoint ships
         for this 24-item catalog, so the real model cannot run here."""
-        item_ids = [i.item_id for i in index.items]
+        item_ids = ids
+        index = rows
 
-        def score(self, history, candidates, liked=(), disliked=()):
-            return [float(c.startswith("t-kettle")) for c in candidates]
+        def score_all(self, history, stated=None, liked=(), disliked=()):
+            return [float(c.startswith("t-kettle")) for c in self.item_ids]
 
         def user_vector(self, history, liked=(), disliked=()):
             return index.embedding("t-kettle-1")

@@ -1,0 +1,136 @@
+"""The conversation interest model (training/dialogue_interest.py) and the agent ranking with it, on real data:
+the 400 movies most mentioned in ReDial train dialogues (real MiniLM vectors), fitted on those dialogues.
+
+Checks are facts of the data, counted here independently of the model: the movie most often mentioned together
+with a liked one, the genres in the catalog records, what a dialogue's seeker said.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent import Settings, build_agent
+from evals.lib.dialogues import redial_test, redial_train
+from evals.lib.redial import replay
+from retrieval.catalogs import redial_items
+from retrieval.items import Item
+from training.dialogue_interest import DialogueInterest, DialogueRecord, context_turns, fit_dialogue_interest
+
+N_MOVIES = 400
+
+
+@pytest.fixture(scope="module")
+def movies(data_dir: Path, embedder):
+    """(items, vectors, train records) for the most mentioned train movies."""
+    train = redial_train(data_dir)
+    counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
+    by_id = {it.item_id: it for it in redial_items(data_dir)}
+    items = [by_id[m] for m, _ in counts.most_common() if m in by_id][:N_MOVIES]
+    vectors = embedder.encode([it.text() for it in items])
+    records = [DialogueRecord(tuple((u.speaker == "recommender", u.text, u.movies) for u in d.utterances))
+               for d in train]
+    return items, vectors, records
+
+
+@pytest.fixture(scope="module")
+def model(movies, data_dir, embedder) -> DialogueInterest:
+    items, vectors, records = movies
+    fitted = fit_dialogue_interest(items, vectors, records, data_dir, embedder.encode, tune=False, log=lambda m: None)
+    fitted._embedder = embedder
+    return fitted
+
+
+def test_context_turns_read_the_seeker_and_new_mentions(movies):
+    items, _, records = movies
+    known = {it.item_id for it in items}
+    record = next(r for r in records if sum(is_rec and any(m in known for m in ids)
+                                            for is_rec, _, ids in r.utterances) >= 2)
+    turns = list(context_turns(record, known))
+    seeker = [text for is_rec, text, _ in record.utterances if not is_rec]
+    mentioned_before: set[str] = set()
+    for turn in turns:
+        assert turn.targets and not set(turn.targets) & set(turn.mentioned)
+        assert all(part in " ".join(seeker) for part in turn.said.split(". ")[:1])
+        assert set(turn.mentioned) >= mentioned_before
+        mentioned_before = set(turn.mentioned)
+
+
+def test_a_liked_movie_brings_up_what_is_talked_about_with_it(model, movies):
+    items, _, records = movies
+    ids = {it.item_id for it in items}
+    liked = items[0].item_id
+    together = Counter()
+    for r in records:  # co-mentions counted straight from the dialogues
+        seen = {m for _, _, ms in r.utterances for m in ms if m in ids}
+        if liked in seen:
+            together.update(seen - {liked})
+    partner = together.most_common(1)[0][0]
+    scores = model.score_all([], liked=[liked])
+    order = [model.item_ids[i] for i in np.argsort(-scores)]
+    assert order.index(partner) < 10
+    rejected = model.score_all([], liked=[liked], disliked=[partner])
+    assert rejected[model.index[partner]] == rejected.min()
+
+
+def test_what_the_shopper_says_steers_the_scores(model, movies):
+    items, _, _ = movies
+    horror = {it.item_id for it in items if "horror" in it.attributes.get("genre", "").lower()}
+    assert 10 < len(horror) < len(items) / 2
+    scores = model.score_all([], "I love scary movies, the more frightening the better")
+    top = [model.item_ids[i] for i in np.argsort(-scores)[:10]]
+    assert sum(m in horror for m in top) >= 8
+    plain = model.score_all([], "Hi there")
+    assert sum(model.item_ids[i] in horror for i in np.argsort(-plain)[:10]) < 8
+
+
+def test_save_and_load_onto_a_changed_catalog(model, movies, tmp_path, embedder):
+    items, vectors, _ = movies
+    model.save(tmp_path / "m")
+    same = DialogueInterest.load(tmp_path / "m", items, vectors, embedder)
+    liked = [items[3].item_id, items[7].item_id]
+    a = model.score_all([], "a funny one", liked=liked)
+    b = same.score_all([], "a funny one", liked=liked)
+    assert np.allclose(a, b, atol=1e-3)  # float16 storage of the item-item values
+    new = Item("new-1", "A Brand New Horror Film (2026)", "Movies > Horror", attributes={"genre": "Horror"})
+    changed = [*items[5:], new]  # five movies gone, one the model never saw
+    moved = DialogueInterest.load(tmp_path / "m", changed, np.vstack([vectors[5:], embedder.encode([new.text()])]),
+                                  embedder)
+    assert moved.item_ids == [it.item_id for it in changed]
+    scores = moved.score_all([], "a scary horror film", liked=[items[6].item_id])
+    assert np.isfinite(scores).all()
+    assert moved.prior.comention[moved.index["new-1"]].nnz == 0  # no dialogue data: text and genre only
+    assert scores[moved.index["new-1"]] > np.median(scores)
+
+
+def test_the_agent_ranks_with_the_model_and_says_why(model, movies, tmp_path, embedder, data_dir):
+    from tests.conftest import _index_from
+
+    items, _, _ = movies
+    index = _index_from(items, tmp_path / "chroma", embedder, "movies")
+    model.save(tmp_path / "model")
+    settings = Settings(llm_backend="none", mode="guided", collection="movies", interest_checkpoint=tmp_path / "model")
+    agent = build_agent(settings, index=index, llm=None)
+    assert agent.describe()["interest"] == "dialogue-model"
+    session = agent.new_session()
+    liked = items[0].item_id
+    agent.feedback(session, liked, "like")
+    turn = agent.reply(session, "any other movies like that one?")
+    assert turn.picks and liked not in {p.item.item_id for p in turn.picks}
+    best = agent.interest.best([], [liked], [], "", k=20)
+    assert sum(p.item.item_id in best for p in turn.picks if not p.explore) >= 2
+    linked = [p for p in turn.picks if "often recommended together" in p.reason]
+    assert linked and all(agent.interest.follows_from(p.item.item_id, [liked]) == liked for p in linked)
+
+    known = {it.item_id for it in items}
+    test = [d for d in redial_test(data_dir)[:200] if sum(m in known for u in d.utterances for m in u.movies) >= 3][:8]
+    result = replay(agent, test, log=None)
+    assert result["dedup"].pairs > 0 and result["dialogues"] == len(test)
+    pop_agent = build_agent(replace(settings, interest_checkpoint=tmp_path / "none"), index=index, llm=None)
+    assert pop_agent.describe()["interest"] == "centroid"
+    baseline = replay(pop_agent, test, log=None)
+    assert result["dedup"].recall[50] >= baseline["dedup"].recall[50]
