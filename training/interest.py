@@ -163,7 +163,7 @@ class InterestModel:
                     if w.text or w.text_cold else None)
             scenes = (scene_distribution(chunk, self.item_scene, self.scene_transitions, self.popularity,
                                          w.scene_sharpen) if w.scene and self.item_scene is not None else None)
-            fused = fuse(logits, knn, text, scenes, self.popularity, w, self._pop_dist)
+            fused = fuse(logits, knn, text, scenes, self.popularity, w, self._pop_dist, chunk)
             empty = np.array([len(h) == 0 for h in chunk])
             fused[empty] = self._log_pop                                       # cold start: popularity
             out[start:start + len(chunk)] = fused

@@ -129,7 +129,7 @@ def train(config: TrainConfig, data: Interactions | None = None, embedder: Embed
         hist = data.test.histories
         fused = fuse(net_scores(refit.net, hist), knn_scores(pruned, hist, knn_params), text_for(text_np, hist, weights),
                      scene_distribution(hist, scene, transitions, popularity, weights.scene_sharpen)
-                     if weights.scene else None, popularity.astype(np.float32), weights, fallback)
+                     if weights.scene else None, popularity.astype(np.float32), weights, fallback, hist)
         metrics["test"] = evaluate_ranks(target_ranks(fused, data.test.targets, hist))
         del fused
         log(f"test {metrics['test']}")

@@ -20,7 +20,13 @@ from training.data import (
     resolve_data_dir,
 )
 from training.fit import fit, net_scores
-from training.fusion import FusionWeights, fuse, scene_distribution, scene_transitions
+from training.fusion import (
+    FusionWeights,
+    fuse,
+    rare_share,
+    scene_distribution,
+    scene_transitions,
+)
 from training.interest import DISLIKED, CheckpointError, InterestModel
 from training.metrics import evaluate_ranks, rank_split
 from training.model import NetConfig
@@ -272,3 +278,9 @@ def test_cross_scene_rows_and_count_gated_text():
     fused = fuse(logits, np.zeros((1, 4), np.float32), text, None, counts,
                  FusionWeights(text=0.2, text_cold=0.5), np.full(4, 0.25, np.float32))
     assert fused[0, 2] > fused[0, 3] > fused[0, 0]
+    # with rare_history the extra text mass follows the share of rare items in each row's history
+    assert rare_share([[0, 2], [0, 1], []], counts, 5).tolist() == [0.5, 0.0, 0.0]
+    w = FusionWeights(text=0.2, text_cold=0.5, rare_history=True)
+    rows = fuse(np.zeros((2, 4), np.float32), np.zeros((2, 4), np.float32), np.repeat(text, 2, axis=0), None, counts,
+                w, np.full(4, 0.25, np.float32), [[0, 2], [0, 1]])
+    assert rows[0, 2] > rows[1, 2] and rows[1, 2] == pytest.approx(rows[1, 3])  # no rare history: no extra mass
