@@ -19,10 +19,9 @@ from typing import Any
 
 from agent import build_agent
 from agent.config import Settings
-from evals.lib.dialogues import DatasetMissing, inspired_dev, load_dialogues, redial_test
+from evals.lib.dialogues import load_dialogues
 from evals.lib.record import emit
-from evals.lib.redial import replay, resolve_titles, uses_titles
-from retrieval.catalogs import redial_items
+from evals.lib.redial import replay, resolve_titles, run_redial, uses_titles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,40 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.dialogues:
         out = evaluate_file(agent, args.dialogues, args.limit, log)
     else:
-        out = evaluate_defaults(agent, Path(settings.data_dir), args.limit, log)
+        out = run_redial(agent, Path(settings.data_dir), args.limit, log)
+        out.pop("dedup_ranks", None)
     out["seconds"] = round(time.perf_counter() - started, 1)
     emit(out)
     return 0
-
-
-def evaluate_defaults(agent: Any, data_dir: Path, limit: int | None, log) -> dict[str, Any]:
-    """ReDial test (protocol candidates: the ReDial movies) and INSPIRED dev (the whole movie catalog)."""
-    redial_ids = {it.item_id for it in redial_items(data_dir)}
-    test = redial_test(data_dir)[:limit] if limit else redial_test(data_dir)
-    log(f"ReDial: replaying {len(test)} test dialogues into the agent")
-    res = replay(agent, test, candidates=redial_ids, log=log)
-    out: dict[str, Any] = {**res["dedup"].as_dict(), "recall_at_10_nodedup": res["nodedup"].as_dict()["recall_at_10"],
-                           "recall_at_50_nodedup": res["nodedup"].as_dict()["recall_at_50"],
-                           "dialogues": res["dialogues"], "through_agent": True, "interest": agent.interest.name,
-                           "rank_ms_p50": res["rank_ms_p50"], "rank_ms_p95": res["rank_ms_p95"],
-                           "redial_seconds": res["seconds"]}
-    try:
-        dev = inspired_dev(data_dir)
-    except DatasetMissing as e:
-        log(f"INSPIRED: skipped ({e})")
-        return out
-    dev = dev[:limit] if limit else dev
-    resolved, mapping = resolve_titles(dev, {i.item_id: i.title for i in agent.index.items})
-    log(f"INSPIRED dev: {len(resolved)} dialogues, {mapping['mapped']} of {mapping['titles']} titles in the catalog")
-    ins = replay(agent, resolved, log=None)
-    out.update({"inspired_recall_at_10_mapped": ins["dedup"].as_dict()["recall_at_10"],
-                "inspired_recall_at_10_all": ins["dedup_all"].as_dict()["recall_at_10"],
-                "inspired_recall_at_1_mapped": ins["dedup"].as_dict()["recall_at_1"],
-                "inspired_recall_at_50_mapped": ins["dedup"].as_dict()["recall_at_50"],
-                "inspired_recall_at_50_all": ins["dedup_all"].as_dict()["recall_at_50"],
-                "inspired_mapped_rate": mapping["mapped_rate"], "inspired_dialogues": ins["dialogues"],
-                "inspired_pairs_mapped": ins["dedup"].pairs, "inspired_pairs_all": ins["dedup_all"].pairs})
-    return out
 
 
 def evaluate_file(agent: Any, path: Path, limit: int | None, log) -> dict[str, Any]:

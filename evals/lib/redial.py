@@ -20,12 +20,14 @@ titles the catalog lacks as misses, `_mapped` leaves them out.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from evals.lib.dialogues import Dialogue, TitleMatcher, Utterance
+from evals.lib.dialogues import DatasetMissing, Dialogue, TitleMatcher, Utterance, inspired_dev, redial_test
+from retrieval.catalogs import redial_items
 
 KS = (1, 10, 50)
 DEPTH = 50  # ranked movies read per turn (Recall@50 at most)
@@ -144,3 +146,32 @@ def uses_titles(dialogues: Sequence[Dialogue], position: dict[str, int]) -> bool
     """Whether the dialogues name movies by title (INSPIRED) rather than by catalog id (ReDial)."""
     mentions = [m for d in dialogues for u in d.utterances for m in u.movies][:500]
     return bool(mentions) and sum(m in position for m in mentions) < len(mentions) / 2
+
+
+def run_redial(agent: Any, data_dir: Path, limit: int | None = None, log=print) -> dict[str, Any]:
+    """ReDial test (protocol candidates: the ReDial movies) and INSPIRED dev (the whole movie catalog)."""
+    redial_ids = {it.item_id for it in redial_items(data_dir)}
+    test = redial_test(data_dir)[:limit] if limit else redial_test(data_dir)
+    log(f"ReDial: replaying {len(test)} test dialogues into the agent")
+    res = replay(agent, test, candidates=redial_ids, log=log)
+    out: dict[str, Any] = {**res["dedup"].as_dict(), **res["nodedup"].as_dict("_nodedup"),
+                           "dialogues": res["dialogues"], "through_agent": True, "interest": agent.interest.name,
+                           "rank_ms_p50": res["rank_ms_p50"], "rank_ms_p95": res["rank_ms_p95"],
+                           "redial_seconds": res["seconds"], "dedup_ranks": res["dedup"].ranks}
+    try:
+        dev = inspired_dev(data_dir)
+    except DatasetMissing as e:
+        log(f"INSPIRED: skipped ({e})")
+        return out
+    dev = dev[:limit] if limit else dev
+    resolved, mapping = resolve_titles(dev, {i.item_id: i.title for i in agent.index.items})
+    log(f"INSPIRED dev: {len(resolved)} dialogues, {mapping['mapped']} of {mapping['titles']} titles in the catalog")
+    ins = replay(agent, resolved, log=None)
+    out.update({"inspired_recall_at_10_mapped": ins["dedup"].as_dict()["recall_at_10"],
+                "inspired_recall_at_10_all": ins["dedup_all"].as_dict()["recall_at_10"],
+                "inspired_recall_at_1_mapped": ins["dedup"].as_dict()["recall_at_1"],
+                "inspired_recall_at_50_mapped": ins["dedup"].as_dict()["recall_at_50"],
+                "inspired_recall_at_50_all": ins["dedup_all"].as_dict()["recall_at_50"],
+                "inspired_mapped_rate": mapping["mapped_rate"], "inspired_dialogues": ins["dialogues"],
+                "inspired_pairs_mapped": ins["dedup"].pairs, "inspired_pairs_all": ins["dedup_all"].pairs})
+    return out

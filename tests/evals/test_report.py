@@ -8,25 +8,24 @@ import json
 from agent import build_agent
 from agent.config import Settings
 from evals.lib.dialogues import Dialogue, Utterance
-from evals.lib.redial import MovieRanker, evaluate, fit_dialogues, movie_infos
+from evals.lib.redial import replay
 from evals.lib.report import diff, main, write_report
 from evals.lib.simulator import run_simulation, summarise
-from training.movies import fit_movie_prior
 
 
-def _tiny_redial(index) -> dict:
+def _tiny_redial(agent, index) -> dict:
     ids = [i.item_id for i in index.items]
-    train = [Dialogue(str(n), "t", (Utterance("seeker", "I liked it", (ids[0],)),
-                                    Utterance("recommender", "then this", (ids[1],)))) for n in range(3)]
-    prior = fit_movie_prior(movie_infos(index), fit_dialogues(train))
+    sims = index.embeddings @ index.embeddings[0]
+    sims[0] = -1.0
+    near = ids[int(sims.argmax())]  # the catalog's closest item to the liked one: a liked item's neighbour
     test = [Dialogue("x", "t", (Utterance("seeker", "I liked it", (ids[0],)),
-                                Utterance("recommender", "try these", (ids[1], ids[0]))))]
-    result = evaluate(MovieRanker(index, prior), test, log=None)
+                                Utterance("recommender", "try these", (near, ids[0]))))]
+    result = replay(agent, test, log=None)
     assert result["dedup"].pairs == 1 and result["nodedup"].pairs == 2  # ids[0] was already mentioned
-    assert result["dedup"].recall[1] == 1.0  # the co-mention prior puts ids[1] first
+    assert result["dedup"].recall[50] == 1.0 and result["nodedup"].recall[50] == 0.5  # never re-recommended
     return {**result["dedup"].as_dict(), **result["nodedup"].as_dict("_nodedup"), "dialogues": 1,
-            "latency_ms_p50": result["latency_ms_p50"], "latency_ms_p95": result["latency_ms_p95"],
-            "dedup_ranks": result["dedup"].ranks, "prior": {"weights": prior.weights.as_dict()}}
+            "rank_ms_p50": result["rank_ms_p50"], "rank_ms_p95": result["rank_ms_p95"],
+            "dedup_ranks": result["dedup"].ranks, "interest": agent.interest.name}
 
 
 def test_report_and_diff_on_a_tiny_run(small_index, tmp_path, capsys) -> None:
@@ -36,7 +35,7 @@ def test_report_and_diff_on_a_tiny_run(small_index, tmp_path, capsys) -> None:
     summary = {"started": "2026-01-01T00:00:00+00:00", "quick": True, "episodes_per_setting": 3, "seconds": 12.0,
                "settings": Settings().to_dict(), "sections": {
                    "demo": {"main": sim, "sweep": {"0.0": dict(sim), "0.3": {**sim, "intra_list_diversity": 0.5}}},
-                   "redial": _tiny_redial(small_index), "scripted": {"skipped": "no suites"}}}
+                   "redial": _tiny_redial(agent, small_index), "scripted": {"skipped": "no suites"}}}
     out = tmp_path / "run1"
     report = write_report(summary, out)
     text = report.read_text()
