@@ -102,11 +102,13 @@ SOCIAL = {
 MORE = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?)?[\s,]*(please|pls)?[\s,]*(show me )?(some )?(more|others|another "
                   r"(one|few)|more please|keep going|next)?\s*(please|pls)?\s*[.!]*\s*$")
 FEEDBACK = {
-    "owned": re.compile(r"\b(already (have|own|got|bought)|i own|i have (that|this|the|it|one)|bought (that|this|it) "
-                        r"already|got (that|this|it|one) already)\b"),
+    "owned": re.compile(r"\b(already (have|own|got|bought|seen|saw|watched|read)|i own|i have (that|this|the|it|one)|"
+                        r"bought (that|this|it) already|got (that|this|it|one) already|"
+                        r"i'?ve (seen|watched|read) (it|that|this|the)|(seen|watched|read) (it|that|this|that one) already)\b"),
     "reject": re.compile(r"\b(not for me|(don'?t|do not) (like|want|need)|not (a fan|interested)|no good|hate|dislike|"
                          r"nope|not (that|this) one|remove|reject|no to)\b"),
-    "like": re.compile(r"\b(i (really )?(like|love)|looks (good|great|nice)|(that|this)'?s? (nice|great|perfect)|"
+    "like": re.compile(r"\b(i (really )?(like|love|liked|loved|enjoyed)|looks (good|great|nice)|"
+                       r"(that|this)'?s? (nice|great|perfect)|"
                        r"sounds (good|great)|i'?ll take|i want (that|this) one)\b"),
 }
 FOREIGN = {  # a fixed answer in the shopper's language, then in English
@@ -266,8 +268,12 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if critique and (on_screen or items) and not (question and items and not update.query and _asks_value(low)):
         reading.act, (reading.key, reading.way) = "critique", critique
         return reading
-    if feedback and (items or update.feedback) and not question:
+    if (feedback or (update.feedback and update.ordinal is not None and items)) and (items or update.feedback) \
+            and not question:  # "not the first one" is about that pick, as "the third one is not for me" is
         reading.act, reading.feedback = "feedback", update.feedback or feedback
+        return reading
+    if feedback == "like" and how == "catalog" and items and not needs:  # "I loved Inception and Interstellar,
+        reading.act, reading.feedback = "feedback", "like"  # what else?": liked, and more like them wanted
         return reading
     if how == "catalog" and REQUEST_Q.search(low) and not [p for p in update.preferences if not p.wanted]:
         reading.act = "show"  # "do you have any Stephen King books?": the named items themselves
@@ -286,7 +292,7 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         items, reading.items, reading.how = [], [], ""  # "do you have a Samsung in this price range": "this" is
         # the price range; the Samsung is a new need, not a question about the pick in focus
     about_pick = bool(items) or bool(on_screen and PRONOUN_Q.search(low) and not REQUEST_Q.search(low))
-    title = unknown_title(text, ctx) if question and how not in ("number", "name") else None
+    title = unknown_title(text, ctx) if question and how not in ("number", "name", "catalog") else None
     if not title and question and st.unknown and how in ("focus", "all", "") and (not needs or PRONOUN_Q.search(low) and all(
             p.attribute == "category" for p in needs)):  # "what colour is this phone?" after "the Apple iPhone 7"
         title = st.unknown  # "what is the price of that book?" right after a title the catalog lacks
@@ -365,6 +371,8 @@ def unknown_title(text: str, ctx: Context) -> str | None:
             continue
         if any(all(w in item.title.lower() for w in words) for item in ctx.index.items):
             return None
+        if any(all(w in " ".join(item.attributes.values()).lower() for w in words) for item in ctx.index.items):
+            return None  # "anything with Tom Hanks?": a name the records hold (author, director, star)
         if any(w in ctx.vocab.brand_names() for w in (phrase, phrase.title())):
             return None
         return phrase

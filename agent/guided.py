@@ -233,14 +233,24 @@ def _feedback(ctx: Context, session: Session, reading: Reading) -> Turn | None:
             return Turn("assistant", "Which one do you mean? Tell me its number or name (for example 'the second "
                                      "one' or 'the " + on_screen[0].item.title.split()[0] + " one').",
                         question="Which one do you mean?", act="ask")
+    noted: tuple[str, str] | None = None
+    if kind == "like" and reading.how == "catalog" and len(items) > 1:  # "I loved Inception and Interstellar"
+        for item in items:
+            record_feedback(ctx, session, item.item_id, "like")
+        return None  # fresh picks from everything liked
     if kind and items and not reading.update.feedback:
-        for item in items[:1]:
-            record_feedback(ctx, session, item.item_id, kind)  # type: ignore[arg-type]
+        noted = (items[0].item_id, kind)
     elif reading.update.feedback and reading.update.ordinal is not None:
         on_screen = last_picks(session)
         if on_screen and -len(on_screen) <= reading.update.ordinal < len(on_screen):
-            record_feedback(ctx, session, on_screen[reading.update.ordinal].item.item_id,
-                            reading.update.feedback)  # type: ignore[arg-type]
+            noted = (on_screen[reading.update.ordinal].item.item_id, reading.update.feedback)
+    if noted is None:
+        return None
+    record_feedback(ctx, session, *noted)  # type: ignore[arg-type]
+    update = reading.update
+    if not [p for p in update.preferences if p.attribute != "price_band"] and not update.query and not (
+            update.intents & {"different", "more_like", "show_now"}):
+        return after_feedback(ctx, session, *noted)  # said like a click: answered like one, with an acknowledgement
     return None
 
 

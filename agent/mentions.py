@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from retrieval.items import Item
 from retrieval.search import CatalogIndex
-from retrieval.vocabulary import FUNCTION_WORDS, WORD, stem, tokens
+from retrieval.vocabulary import FUNCTION_WORDS, WORD, english_words, stem, tokens
 
 MAX_NAMED = 5  # more items than this fitting one mention: it names none of them
 _URL = re.compile(r"https?://[^\s<>\"']+")
@@ -75,7 +75,7 @@ def named_items(text: str, index: CatalogIndex) -> list[Item]:
             for pos in positions:
                 hits.setdefault(pos, []).append(w)
     named = {pos: frozenset(words) for pos, words in hits.items()
-             if _names_it(words, pos, names, seen, index.items[pos].title)}
+             if _names_it(words, pos, names, seen, index.items[pos].title, text)}
     # a mention that another item's matches contain ("Colleen Hoover" inside "Regretting You by Colleen Hoover")
     # names that item, not every book by the author
     kept = [pos for pos, words in named.items() if not any(words < other for other in named.values())]
@@ -87,7 +87,8 @@ def named_items(text: str, index: CatalogIndex) -> list[Item]:
     return [index.items[p] for p in ordered]
 
 
-def _names_it(words: list[str], pos: int, names: _Names, seen: dict[str, tuple[int, int]], title: str) -> bool:
+def _names_it(words: list[str], pos: int, names: _Names, seen: dict[str, tuple[int, int]], title: str,
+              text: str) -> bool:
     if len(words) >= 2:  # two title words said together ("Billy Summers", "Regretting You"), as the title has them
         at = [stem(t) for t in tokens(title)]
         where = {w: [i for i, a in enumerate(at) if a == w] for w in words}
@@ -96,5 +97,18 @@ def _names_it(words: list[str], pos: int, names: _Names, seen: dict[str, tuple[i
             for n, a in enumerate(words) for b in words[n + 1:])
     w = words[0]
     unique = len(names.by_word[w]) == 1
+    # A one-word name that is also an ordinary word ("Loved", "Heat") names the item only when written as a name
+    # ("I loved Heat"), not in "I loved it".
+    ordinary = ordinary_word(w) and not text[seen[w][0]:seen[w][0] + 1].isupper()
     return unique and (w == names.brand[pos] or any(c.isdigit() for c in w) and len(w) >= 3
-                       or names.short[pos] == {w} and len(w) >= 4)
+                       or names.short[pos] == {w} and len(w) >= 4 and not ordinary)
+
+
+def ordinary_word(word: str) -> bool:
+    """Whether a (stemmed or plain) word is an ordinary English word ("loved", "heat"), not only a name."""
+    return word in _english() or stem(word) in _english()
+
+
+@lru_cache(maxsize=1)
+def _english() -> frozenset[str]:
+    return frozenset(stem(w) for w in english_words())

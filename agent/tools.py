@@ -26,6 +26,7 @@ from retrieval.vocabulary import Vocabulary, stem, stems
 
 POOL = 100  # candidates retrieved per search before re-ranking
 MODEL_CANDIDATES = 100  # the interest model's best items join the search hits as candidates
+KIND_BOOST = 1.0  # where kinds steer rather than filter: relevance added for an item of a kind asked for
 REJECT_WEIGHT = 0.5  # minus this times how near-duplicate an item is to the closest rejected one
 NEAR_DUPLICATE = 0.85  # cosine from which a rejection counts against an item too (below: only the item itself)
 RELAXED_OFFSET = 10.0  # relaxed matches rank below every exact match
@@ -61,6 +62,7 @@ class ToolBox:
         self.notes: list[str] = []  # honest notes about relaxed constraints, told to the shopper
         self.blocked: tuple[str, str] | None = None  # (constraint kind, message) when a hard constraint left nothing
         self.strict = False  # True: relax nothing the shopper asked for (a critique that finds nothing says so)
+        self.soft_kinds: list[str] = []  # kinds asked for that steer rather than filter (catalogs whose model reads words)
         self._ranked: dict[tuple, list[ScoredItem]] = {}  # one search per turn: the query embedding is the cost
 
     # ------------------------------------------------------------------ typed work
@@ -86,8 +88,13 @@ class ToolBox:
         exclude_ids = exclude_ids | ({like} if like else set())  # "more like #2" shows #2's neighbours, not #2
         exclude = self.excluded(include_shown) | exclude_ids
         query = " ".join([st.query, *c.must.values()]).strip()
-        if self.interest.reads_words:  # a movie has several genres and the model reads the words said: the kinds
-            c.categories, c.must = [], {}  # and values named steer its scores rather than filter the catalog
+        if self.interest.reads_words:
+            # A movie has several genres and its category holds only the first; the model reads the words said.
+            # So the kinds named steer the scores (a boost for any of the item's genres) instead of filtering, and
+            # a kind that is a word of a title talked about ("Infinity War") is no kind asked for.
+            named = " ".join(i.title.lower() for i in self.index.get_items([*st.liked, *st.shown, *st.focus]))
+            self.soft_kinds = [x.lower() for x in c.categories if x.lower() not in named]
+            c.categories, c.must = [], {}
         drop: frozenset[str] = frozenset() if self.vocab.has_prices else frozenset({"price"})
         if not self.vocab.has_prices and (c.max_price is not None or c.min_price is not None):
             self.notes.append(NO_PRICES)
@@ -200,6 +207,8 @@ class ToolBox:
         interest = self.interest.scores(ids, st.history, st.liked, st.rejected, said_text(self.session.turns))
         if interest is not None:
             rel += self.interest.weight * interest
+        if self.soft_kinds:
+            rel += KIND_BOOST * np.array([_has_kind(s.item, self.soft_kinds) for s in hits], dtype=np.float64)
         # live signals (issue 18): popularity and co-occurrence learnt from every shopper's events (retrieval/signals.py)
         rel += self.index.signals.boost(ids, [*st.liked, *st.history])
         vecs = self.index.embeddings[[self.index.position[i] for i in ids]]
@@ -335,6 +344,13 @@ class ToolBox:
     def ask(self, candidates: list[ScoredItem] | None = None):
         """The most informative question over the current candidates (None when nothing is worth asking)."""
         return best_question(self.session.state, candidates or self.ranked(60), self.vocab)
+
+
+def _has_kind(item: Item, kinds: list[str]) -> bool:
+    """Whether any level of the item's category or any of its genres is one of `kinds` (lower case)."""
+    own = {x.lower() for x in item.category_path} | {
+        g.strip().lower() for g in item.attributes.get("genre", "").split(",") if g.strip()}
+    return bool(own & set(kinds))
 
 
 def value_of(item: Item, key: str) -> float | None:

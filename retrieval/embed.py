@@ -54,6 +54,16 @@ class Embedder:
                                  convert_to_numpy=True, show_progress_bar=False)
         return vecs.astype(np.float32, copy=False)
 
+    def prime(self, texts: list[str]) -> None:
+        """Encode texts in batches ahead of time, so `encode_one` finds them remembered (a replay that knows what
+        is coming: batches are several times faster per text than one at a time on a CPU)."""
+        todo = [t for t in dict.fromkeys(texts) if t and t not in self._recent][:RECENT_TEXTS // 2]
+        for text, vec in zip(todo, self.encode(todo), strict=True):
+            vec.setflags(write=False)
+            self._recent[text] = vec
+        while len(self._recent) > RECENT_TEXTS:
+            self._recent.popitem(last=False)
+
     def encode_one(self, text: str, remember: bool = True) -> np.ndarray:
         """Embed one text (a query) on one thread; shape (DIM,).
 

@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 SAID_MESSAGES = 3  # the shopper's last few messages carry the current request; older ones drift
 TUNE_TURNS = 1_500  # held-out train turns per fold for weight tuning (memory: turns x catalog x signals)
 DISLIKED = -1e4
-FEATURES = (*SIGNALS, "mentioned_genre", "mentioned_year", "rated", "year_prior")
+FEATURES = (*SIGNALS, "mentioned_genre", "mentioned_year", "rated", "year_prior", "recommended")
 TUNE_KS = (1, 10, 50)  # tuning maximises the sum of these recalls: the first pick, the first page, the shortlist
 _YEAR = re.compile(r"(\d{4})")
 
@@ -74,10 +74,12 @@ class DialogueInterest:
 
     def __init__(self, prior: MoviePrior, vectors: np.ndarray, years: np.ndarray, meta: dict,
                  embedder: Embedder | None = None, rated: np.ndarray | None = None,
-                 reranker: Reranker | None = None):
+                 reranker: Reranker | None = None, recommended: np.ndarray | None = None):
         self.prior, self.meta, self._embedder, self.reranker = prior, meta, embedder, reranker
         n = len(prior.ids)
         self.rated = rated if rated is not None else np.zeros(n, np.float32)  # (n,) log ratings count, 0..1
+        # (n,) log count of the times a recommender brought it up first (what recommenders reach for), 0..1
+        self.recommended = recommended if recommended is not None else np.zeros(n, np.float32)
         table = {int(y): float(v) for y, v in meta.get("year_prior", {}).items()}
         self.year_prior = np.array([table.get(int(y), 0.0) for y in years], np.float32)
         self.item_ids = prior.ids
@@ -93,7 +95,7 @@ class DialogueInterest:
         """Every signal as an (n,) vector in 0..1 for this context."""
         out = self.prior.signals(mentioned, said)
         n = len(self.item_ids)
-        out["rated"], out["year_prior"] = self.rated, self.year_prior
+        out["rated"], out["year_prior"], out["recommended"] = self.rated, self.year_prior, self.recommended
         out["text"] = _rescaled(self.item_text @ said_vec) if said_vec is not None and said.strip() \
             else np.zeros(n, np.float32)
         rows = [self.index[m] for m in mentioned if m in self.index]
@@ -212,7 +214,8 @@ class DialogueInterest:
         """config.json + arrays.npz (popularity and the three item-item matrices, float16 values)."""
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
-        arrays = {"popularity": self.prior.popularity.astype(np.float32), "rated": self.rated.astype(np.float32)}
+        arrays = {"popularity": self.prior.popularity.astype(np.float32), "rated": self.rated.astype(np.float32),
+                  "recommended": self.recommended.astype(np.float32)}
         for name in ("comention", "follow", "cf"):
             m: sparse.csr_matrix = getattr(self.prior, name).tocsr()
             arrays[f"{name}_data"] = m.data.astype(np.float16)
@@ -247,6 +250,9 @@ class DialogueInterest:
         pop[remap[keep]] = arrays["popularity"][keep]
         rated = np.zeros(n, np.float32)
         rated[remap[keep]] = arrays["rated"][keep]
+        recommended = np.zeros(n, np.float32)
+        if "recommended" in arrays:
+            recommended[remap[keep]] = arrays["recommended"][keep]
         mats = {}
         for name in ("comention", "follow", "cf"):
             m = sparse.csr_matrix((arrays[f"{name}_data"].astype(np.float32), arrays[f"{name}_indices"],
@@ -258,7 +264,8 @@ class DialogueInterest:
         prior = MoviePrior(ids, pop, mats["comention"], mats["follow"], mats["cf"],
                            _postings(infos, lambda m: m.genres), _postings(infos, lambda m: [p.lower() for p in m.people]),
                            MixWeights(**meta["weights"]))
-        return cls(prior, vectors, item_years(items), meta, embedder, rated, Reranker.from_arrays(arrays))
+        return cls(prior, vectors, item_years(items), meta, embedder, rated, Reranker.from_arrays(arrays),
+                   recommended)
 
 
 @dataclass
@@ -268,6 +275,7 @@ class ExtraWeights:
     mentioned_genre: float = 0.0
     mentioned_year: float = 0.0
     rated: float = 0.0  # how often MovieLens users rated it (popularity beyond the dialogues)
+    recommended: float = 0.0  # how often recommenders brought it up first
     year_prior: float = 0.0  # how often recommenders bring up movies of its release year
 
     def as_dict(self) -> dict[str, float]:
@@ -324,7 +332,7 @@ def fit_dialogue_interest(items: Sequence[Item], vectors: np.ndarray, records: S
         for fold in (0, 1):
             fold_meta = {"year_prior": year_prior(halves[1 - fold], {it.item_id: y for it, y in zip(items, years)})}
             model = DialogueInterest(fit_movie_prior(infos, _fit_input(halves[1 - fold]), cf=cf), vectors, years,
-                                     fold_meta, None, rated)
+                                     fold_meta, None, rated, None, recommended_counts(halves[1 - fold], items))
             turns = [t for r in halves[fold] for t in context_turns(r, known)]
             turns = rng.sample(turns, min(TUNE_TURNS, len(turns)))
             said_vecs = embed([t.said[:2000] or "movie" for t in turns])
@@ -342,7 +350,21 @@ def fit_dialogue_interest(items: Sequence[Item], vectors: np.ndarray, records: S
     prior = fit_movie_prior(infos, _fit_input(records), cf=cf)
     prior.weights = weights
     meta.update(extra_weights=extra.as_dict(), fit_seconds=round(time.perf_counter() - started, 1))
-    return DialogueInterest(prior, vectors, years, meta, None, rated, reranker)
+    return DialogueInterest(prior, vectors, years, meta, None, rated, reranker, recommended_counts(records, items))
+
+
+def recommended_counts(records: Iterable[DialogueRecord], items: Sequence[Item]) -> np.ndarray:
+    """log(1 + times a recommender brought the movie up first in a dialogue), scaled to 0..1."""
+    pos = {it.item_id: i for i, it in enumerate(items)}
+    counts = np.zeros(len(items), np.float32)
+    for r in records:
+        seen: set[str] = set()
+        for is_rec, _, ids in r.utterances:
+            for m in ids:
+                if is_rec and m not in seen and m in pos:
+                    counts[pos[m]] += 1.0
+                seen.add(m)
+    return _scaled(np.log1p(counts))
 
 
 def train_reranker(tuning: list[tuple[dict[str, np.ndarray], np.ndarray, list[int]]], weights: dict[str, float],
