@@ -30,11 +30,12 @@ def price_text(price: float) -> str:
 
 
 def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | None = None,
-                    explore: bool = False) -> str:
+                    explore: bool = False, described: bool = True) -> str:
     """One or two sentences naming what about the item matches; honest about what does not.
 
     similar_to: (title, how) of the shopper's item this one follows from, if any: "liked" / "bought" (close in
-    meaning) or "bought-with" / "liked-with" (the interest model links them: bought or recommended together).
+    meaning) or "bought-with" / "liked-with" (the interest model links them: bought or liked together).
+    described: False when the shopper has described nothing yet (a returning customer's first picks).
     """
     attrs = {k.lower(): v for k, v in item.attributes.items()}
     matched = [k for k, v in c.must.items() if attrs.get(k.lower(), "").lower() == v.lower()]
@@ -65,7 +66,7 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
     elif not first or (len(first) == 1 and first[0].startswith("priced")):
         brand = f" by {item.brand}" if item.brand else ""
         where = f" in {item.top_category}" if item.top_category else ""
-        if similar_to and similar_to[1].endswith("-with") and not c.categories:  # nothing described: say where
+        if not described or (similar_to and similar_to[1].endswith("-with") and not c.categories):  # say where
             first.insert(0, f"From {item.top_category or 'the catalog'}{brand}")
         else:
             first.insert(0, f"A close match for what you described{where}{brand}")
@@ -74,9 +75,9 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
     if similar_to:
         title, how = similar_to
         if how == "bought-with":  # the interest model's co-purchase link: why it was picked
-            second.append(f"picked for the {_short(title)} you bought: shoppers who bought it often bought this too")
+            second.append(f"picked for the {_short(title)} you bought: other shoppers who bought it also bought this")
         elif how == "liked-with":
-            second.append(f"picked for the {_short(title)} you liked: the two are often recommended together")
+            second.append(f"picked for the {_short(title)} you liked: people who liked it also liked this")
         else:
             second.append(f"similar to the {_short(title)} you {how}")
     for key, value in missed:

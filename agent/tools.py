@@ -250,10 +250,11 @@ class ToolBox:
         c = constraints_of(st)
         picks = []
         chosen = [ch.scored.item for ch in choices]
+        described = bool(st.query or c.categories or c.must or c.brands or c.max_price is not None)
         for ch in choices:
             item = ch.scored.item
             near = self.nearest_known(item.item_id)
-            reason = template_reason(item, c, near, ch.explore)
+            reason = template_reason(item, c, near, ch.explore, described)
             extra = standout(item, [o for o in chosen if o is not item], c.must)
             if extra and len(reason) + len(extra) < 290:
                 reason = f"{reason} {extra}"

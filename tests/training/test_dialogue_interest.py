@@ -123,7 +123,7 @@ def test_the_agent_ranks_with_the_model_and_says_why(model, movies, tmp_path, em
     assert turn.picks and liked not in {p.item.item_id for p in turn.picks}
     best = agent.interest.best([], [liked], [], "", k=20)
     assert sum(p.item.item_id in best for p in turn.picks if not p.explore) >= 2
-    linked = [p for p in turn.picks if "often recommended together" in p.reason]
+    linked = [p for p in turn.picks if "people who liked it also liked this" in p.reason]
     assert linked and all(agent.interest.follows_from(p.item.item_id, [liked]) == liked for p in linked)
 
     known = {it.item_id for it in items}
