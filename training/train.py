@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 from retrieval.embed import Embedder
+from retrieval.feed import Feed, event_sequences
 from training.data import (
     CATALOG_NAME,
     COLD_MAX,
@@ -82,9 +83,23 @@ class TrainConfig:
     max_steps: int | None = None        # stop after N optimiser steps (tests)
     refit: bool = True                  # after early stopping, retrain on train + valid for the best epoch count
     evaluate_test: bool = True          # score the test split once at the end and store it in config.json
+    events: str = ""                    # a sessions database (SQLite path or postgresql:// URL): its logged likes
+    #                                     and purchases join the co-occurrence and popularity counts
 
     def to_json(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def logged_sequences(events: str, items: list) -> list[list[int]]:
+    """The event log's liked and bought items per shopper (retrieval/feed.py), as item-index sequences; empty
+    without a database. Events name no message text, only hashed shopper keys and item ids."""
+    if not events:
+        return []
+    position = {it.item_id: i for i, it in enumerate(items)}
+    seqs = [[position[i] for i in seq if i in position] for seq in event_sequences(Feed(events)).values()]
+    seqs = [s for s in seqs if s]
+    log(f"event log: {len(seqs)} shoppers' liked and bought items join the counts")
+    return seqs
 
 
 def log(msg: str) -> None:
@@ -106,7 +121,8 @@ def train(config: TrainConfig, data: Interactions | None = None, embedder: Embed
     log(f"{n} items, {len(data.valid)} users; embedding item text (cached in {config.cache_dir})")
     text_np = item_text_vectors(data.items, embedder, cache_dir=config.cache_dir)
     result, refit = fit_sequence_model(config, data, text_np)
-    popularity = np.bincount(np.concatenate([np.asarray(h) for h in data.test.histories]), minlength=n)
+    served = data.test.histories + logged_sequences(config.events, data.items)  # + what shoppers did here
+    popularity = np.bincount(np.concatenate([np.asarray(h) for h in served]), minlength=n)
     fallback = (popularity + 1.0) / (popularity + 1.0).sum()
     scene, scene_names = item_scenes(data.items)
     n_scenes = len(scene_names) + 1  # the last one: items without a department
@@ -120,9 +136,9 @@ def train(config: TrainConfig, data: Interactions | None = None, embedder: Embed
         weights, tuning = tune_on_valid(result.net, data, text_np, knn_params, scene, n_scenes)
         log(f"fusion {weights}")
     # statistics for serving and the test run: train + valid interactions (the test histories), never a test target
-    sim = cooccurrence(data.test.histories, n, knn_params) if knn_params else np.zeros((n, 1), np.float32)
+    sim = cooccurrence(served, n, knn_params) if knn_params else np.zeros((n, 1), np.float32)
     knn_idx, knn_val = prune_topk(sim, config.knn_top_k) if knn_params else (np.zeros((n, 1), np.int32),) * 2
-    transitions = scene_transitions(data.test.histories, scene, n_scenes)
+    transitions = scene_transitions(served, scene, n_scenes)
     metrics = {"valid_sequence_model": result.best_valid, "fusion_tuning_valid": tuning}
     if config.evaluate_test and knn_params:
         pruned = densify(knn_idx, knn_val.astype(np.float32), n)

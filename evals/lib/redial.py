@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from agent.understand import normalise
 from evals.lib.dialogues import DatasetMissing, Dialogue, TitleMatcher, Utterance, inspired_dev, redial_test
 from retrieval.catalogs import redial_items
 
@@ -116,8 +117,6 @@ def prime(agent: Any, dialogue: Dialogue) -> None:
     embedder = getattr(agent.index, "embedder", None)
     if embedder is None or not hasattr(embedder, "prime"):
         return
-    from agent.understand import normalise
-
     speller = getattr(getattr(agent, "context", None), "speller", None)
     said: list[str] = []
     texts: list[str] = []

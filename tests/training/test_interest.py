@@ -284,3 +284,19 @@ def test_cross_scene_rows_and_count_gated_text():
     rows = fuse(np.zeros((2, 4), np.float32), np.zeros((2, 4), np.float32), np.repeat(text, 2, axis=0), None, counts,
                 w, np.full(4, 0.25, np.float32), [[0, 2], [0, 1]])
     assert rows[0, 2] > rows[1, 2] and rows[1, 2] == pytest.approx(rows[1, 3])  # no rare history: no extra mass
+
+
+def test_the_event_log_joins_the_training_counts(tmp_path):
+    """`convrec train --events DB`: every shopper's liked and bought items (not rejections), in order, as
+    item-index sequences for the co-occurrence and popularity counts; unknown items are left out."""
+    from retrieval.feed import Feed
+    from training.train import logged_sequences
+
+    items = [Item(f"i{n}", f"Item {n}", "Tools") for n in range(4)]
+    db = tmp_path / "sessions.sqlite3"
+    feed = Feed(db)
+    feed.append_events([("shopper-a", "i2", "like"), ("shopper-a", "i0", "purchase"), ("shopper-b", "i1", "reject"),
+                        ("shopper-b", "gone", "like"), ("shopper-b", "i3", "like")])
+    feed.close()
+    assert sorted(logged_sequences(str(db), items)) == [[2, 0], [3]]
+    assert logged_sequences("", items) == []
