@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from agent.answers import NAMES, Asked, asked_about, attribute_of
 from agent.listing import COLOURS
 from agent.context import Context
+from agent.mentions import named_items, ordinary_word
 from agent.references import last_picks, resolve
 from agent.state import Session
 from agent.understand import Update, parse_message
@@ -207,6 +208,10 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     low = " ".join(text.lower().split())
     picks = last_picks(session)
     items, how = resolve(low, session, update.ordinal, _by_id(ctx, picks, st), ctx.index)
+    if how == "catalog":  # "I loved it" names no movie called "Loved"; "I loved Inception" does (a name's capital)
+        named = {i.item_id for i in named_items(text, ctx.index)}
+        items = [i for i in items if i.item_id in named or not _ordinary_name(i)]
+        how = how if items else ""
     reading.items, reading.how = items, how
     needs = [p for p in update.preferences if p.attribute not in ("price_band",)]
     question = bool(QUESTION.search(low))
@@ -360,6 +365,12 @@ def _est(low: str, ctx: Context) -> tuple[str, str] | None:
 
 
 _TITLE = re.compile(r"(?<!^)(?<![.!?] )\b((?:[A-Z][\w'’-]+|[A-Z]\d*)(?:\s+(?:of|the|and|in|on|for|a)?\s*[A-Z][\w'’-]+)+)")
+
+
+def _ordinary_name(item: Item) -> bool:
+    """Whether an item's name, without its year, is one ordinary word ("Loved (1997)", "Heat")."""
+    words = re.sub(r"\s*\(\d{4}\)\s*$", "", item.title).split()
+    return len(words) == 1 and ordinary_word(words[0].lower())
 
 
 def unknown_title(text: str, ctx: Context) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from agent.mentions import ordinary_word
 from agent.state import Pick, Session
 from retrieval.items import Item
 from retrieval.search import CatalogIndex
@@ -115,8 +114,7 @@ def by_catalog_name(low: str, index: CatalogIndex) -> list[Item]:
     Lucy Foley one", "the SV-751B"), when exactly one item (or one author's items) fits."""
     words = set(tokens(low))
     compact = re.sub(r"[^a-z0-9]", "", low)
-    by_title = [i for i, name, _, _ in _catalog_names(index) if name and name <= words
-                and not (len(name) == 1 and ordinary_word(next(iter(name))))]  # "I loved it" names no "Loved"
+    by_title = [i for i, name, _, _ in _catalog_names(index) if name and name <= words]
     by_model = [i for i, _, _, model in _catalog_names(index) if len(model) >= 4 and model in compact]
     by_author = [i for i, _, author, _ in _catalog_names(index) if author and author <= words]
     for found in (by_model, by_title, by_author):
