@@ -27,7 +27,8 @@ from scipy import sparse
 from retrieval.embed import Embedder
 from retrieval.items import Item
 from training.listwise import SHORTLIST, Reranker, fit_reranker, shortlist_features
-from training.movies import SIGNALS, MixWeights, MovieInfo, MoviePrior, fit_movie_prior, movielens_cf
+from training.movies import (SIGNALS, MixWeights, MovieInfo, MoviePrior, _postings, _scaled, fit_movie_prior,
+                             movielens_cf)
 
 FORMAT = "convrec-dialogue-interest"
 FORMAT_VERSION = 1
@@ -470,53 +471,8 @@ def _fit_input(records: Iterable[DialogueRecord]) -> list[list[tuple[bool, tuple
     return [[(is_rec, ids) for is_rec, _, ids in r.utterances] for r in records]
 
 
-def _postings(movies: Sequence[MovieInfo], keys) -> dict[str, np.ndarray]:
-    rows: dict[str, list[int]] = {}
-    for i, m in enumerate(movies):
-        for key in keys(m):
-            if key:
-                rows.setdefault(key, []).append(i)
-    return {k: np.array(v) for k, v in rows.items()}
-
-
 def _rescaled(cos: np.ndarray) -> np.ndarray:
     # Cosines sit in a narrow band; map mean..max to 0..1 so weights mean the same across contexts.
     cos = cos.astype(np.float32)
     lo, hi = float(cos.mean()), float(cos.max())
     return np.clip((cos - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.zeros_like(cos)
-
-
-def _scaled(vec: np.ndarray) -> np.ndarray:
-    top = float(vec.max()) if vec.size else 0.0
-    return (vec / top).astype(np.float32) if top > 0 else np.zeros_like(vec, dtype=np.float32)
-
-
-# ---------------------------------------------------------------- `convrec train --catalog redial`
-
-DEFAULT_OUT = Path("training/artifacts/redial-movies")
-
-
-def main(argv: list[str], open_catalog: Callable[[Path | None], tuple[Sequence[Item], np.ndarray, Embedder]],
-         load_records: Callable[[Path | None], list[DialogueRecord]], data_dir: Callable[[Path | None], Path]) -> int:
-    """Fit and save the conversation interest model. The catalog and the dialogues are handed in by the CLI
-    (training sits below the agent and the evals)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="convrec train --catalog redial",
-                                     description="Fit the movie catalog's interest model on ReDial train dialogues "
-                                                 "and MovieLens ratings (weights tuned on train dialogues only).")
-    parser.add_argument("--data", type=Path, help="shared data folder (default: CONVREC_DATA_DIR)")
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--no-tune", action="store_true", help="default weights (seconds instead of minutes)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    items, vectors, embedder = open_catalog(args.data)
-    records = load_records(args.data)
-    print(f"catalog: {len(items)} movies; {len(records)} train dialogues", flush=True)
-    model = fit_dialogue_interest(items, vectors, records, data_dir(args.data), embedder.encode,
-                                  tune=not args.no_tune, seed=args.seed)
-    model.meta["catalog"] = "redial"
-    path = model.save(args.out_dir)
-    print(json.dumps({k: v for k, v in model.meta.items() if k != "item_ids"}), flush=True)
-    print(f"saved {path}", flush=True)
-    return 0

@@ -2,7 +2,7 @@
 
 Fitted only on ReDial *train* dialogues (train_partial) and MovieLens ratings; never on test dialogues. Each
 signal is a vector over the catalog for one dialogue context; `MixWeights` combines them (weights tuned by
-`tune_weights` on held-out train dialogues). Text similarity is computed by the caller from the catalog index
+`training.dialogue_interest.tune_all` on held-out train dialogues). Text similarity is computed by the caller from the catalog index
 embeddings and passed in, so this module needs no embedder.
 """
 
@@ -200,44 +200,6 @@ def movielens_cf(movies: Sequence[MovieInfo], data_dir: Path) -> sparse.csr_matr
     sim.setdiag(0.0)
     sim.eliminate_zeros()
     return _top_per_row(sim, CF_NEIGHBOURS)
-
-
-def tune_weights(prior: MoviePrior, turns: Sequence[tuple[dict[str, np.ndarray], np.ndarray, Sequence[int]]],
-                 rounds: int = 3, k: int = 10) -> tuple[MixWeights, float]:
-    """Coordinate ascent on Recall@k over held-out turns (signals, excluded-row mask, target rows)."""
-    names = list(SIGNALS)
-    stacks = {s: np.stack([t[0].get(s, np.zeros(len(prior.ids), np.float32)) for t in turns]) for s in names}
-    excluded = np.stack([t[1] for t in turns])
-    targets = [list(t[2]) for t in turns]
-    best = MixWeights()
-    best_score = _recall(stacks, excluded, targets, best, k)
-    grid = [0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
-    for _ in range(rounds):
-        improved = False
-        for name in names:
-            for value in grid:
-                trial = MixWeights(**{**best.as_dict(), name: value})
-                score = _recall(stacks, excluded, targets, trial, k)
-                if score > best_score + 1e-9:
-                    best, best_score, improved = trial, score, True
-        if not improved:
-            break
-    return best, best_score
-
-
-def _recall(stacks: dict[str, np.ndarray], excluded: np.ndarray, targets: list[list[int]],
-            weights: MixWeights, k: int) -> float:
-    w = weights.as_dict()
-    scores = sum(w[s] * m for s, m in stacks.items())  # (turns, n)
-    scores = np.where(excluded, -np.inf, scores)
-    turn_of = np.array([t for t, rows in enumerate(targets) for _ in rows])
-    row_of = np.array([r for rows in targets for r in rows])
-    if not len(row_of):
-        return 0.0
-    target_scores = scores[turn_of, row_of][:, None]  # (pairs, 1)
-    # Pessimistic ties: everything scoring at least the target's score ranks above it (the target counts once).
-    ranks = (scores[turn_of] >= target_scores).sum(axis=1) - 1
-    return float((ranks < k).mean())
 
 
 def _conditional(pairs: Counter[tuple[int, int]], count: np.ndarray, n: int) -> sparse.csr_matrix:

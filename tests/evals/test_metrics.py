@@ -20,7 +20,8 @@ from evals.lib.metrics import (
 from retrieval.items import Item
 from retrieval.search import Filters
 from training.metrics import evaluate_ranks, rank_of, recall_at, recall_at_k, target_ranks
-from training.movies import MixWeights, MovieInfo, fit_movie_prior, tune_weights
+from training.dialogue_interest import ExtraWeights, tune_all
+from training.movies import MixWeights, MovieInfo, fit_movie_prior
 
 DRILL = Item("d1", "Voltmark VM-1820 18V Cordless Drill Driver", "Tools > Drills", "Voltmark", 79.99,
              "Compact cordless drill driver.", {"voltage": "18V"})
@@ -120,6 +121,7 @@ def test_movie_prior_learns_co_mentions_and_entities() -> None:
     assert list(sig["genre"]) == [1.0, 1.0, 0.0, 0.0]  # "scary" -> horror
     assert list(sig["person"]) == [0.0, 0.0, 0.0, 1.0]
     excluded = np.array([True, False, False, False])
-    turns = [(sig, excluded, [1])] * 4 + [(prior.signals([], "funny"), np.zeros(4, bool), [2])]
-    weights, score = tune_weights(prior, turns, k=1)
-    assert score == 1.0 and isinstance(weights, MixWeights)
+    zeros = {name: np.zeros(4, np.float32) for name in ExtraWeights().as_dict()}
+    turns = [({**zeros, **sig}, excluded, [1])] * 4 + [({**zeros, **prior.signals([], "funny")}, np.zeros(4, bool), [2])]
+    weights, extra, score = tune_all(turns)
+    assert score == 3.0 and isinstance(weights, MixWeights)  # Recall@1 + @10 + @50, each 1.0
