@@ -208,6 +208,8 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     low = " ".join(text.lower().split())
     picks = last_picks(session)
     items, how = resolve(low, session, update.ordinal, _by_id(ctx, picks, st), ctx.index)
+    items = [ctx.index.items[ctx.index.position[i.item_id]] if i.item_id in ctx.index.position else i
+             for i in items]  # the current record (a live catalog may have changed the price since it was shown)
     if how == "catalog":  # "I loved it" names no movie called "Loved"; "I loved Inception" does (a name's capital)
         named = {i.item_id for i in named_items(text, ctx.index)}
         items = [i for i in items if i.item_id in named or not _ordinary_name(i)]

@@ -128,11 +128,15 @@ _SHORTHAND_RE = re.compile(r"(?<![\w/])(?:" + "|".join(re.escape(k) for k in sor
                            + r")(?![\w/])", re.IGNORECASE)
 
 
+_SAW_VERB = re.compile(r"\b(i|we|you|they|he|she|just|already|never|ones|one)\s+saw\b(?!\s+(blade|blades|horse))", re.I)
+
+
 def normalise(text: str, speller: Speller | None = None) -> str:
     """The message as the parser reads it best: typos corrected against the catalog's words ("cordles dril" ->
     "cordless drill"), number words as digits ("fifty bucks" -> "50 bucks", "two people" -> "2 people"), chat
     shorthand spelled out ("2 ppl" -> "2 people", "w/o" -> "without")."""
     text = _SHORTHAND_RE.sub(lambda m: _SHORTHAND[m.group(0).lower()], text)  # "2 ppl" -> "2 people"
+    text = _SAW_VERB.sub(r"\1 seen", text)  # "the ones I saw" is no request for Saws
     if speller is not None:
         text = speller.correct(text)
     text = _NUMBER_WORDS.sub(lambda m: str(_words_to_number(m.group(0))), text)
