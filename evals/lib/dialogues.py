@@ -217,8 +217,10 @@ class TitleMatcher:
                 return self.unique[name]
         return None
 
-    def resolve(self, dialogues: Iterable[Dialogue]) -> tuple[list[Dialogue], dict[str, int]]:
-        """Dialogues with titles replaced by catalog ids (unmatched titles dropped) and mapping counts."""
+    def resolve(self, dialogues: Iterable[Dialogue], keep_unmapped: bool = False) -> tuple[list[Dialogue], dict]:
+        """Dialogues with titles replaced by catalog ids and the mapping counts and rate (over distinct titles).
+        An unmatched title is dropped, or with `keep_unmapped` kept as "title:<title>" (no catalog id equals it, so
+        it stays a target that is always missed)."""
         out, mapped, unmapped = [], set(), set()
         for d in dialogues:
             utts = []
@@ -227,12 +229,14 @@ class TitleMatcher:
                 for t in u.movies:
                     hit = self.match(t)
                     (mapped if hit else unmapped).add(t)
-                    if hit:
-                        ids.append(hit)
+                    if hit or keep_unmapped:
+                        ids.append(hit or f"title:{t}")
                 utts.append(Utterance(u.speaker, u.text, tuple(ids)))
             out.append(Dialogue(d.dialogue_id, d.source, tuple(utts), {self.match(t): t for t in d.titles
                                                                         if self.match(t)}))
-        return out, {"titles": len(mapped | unmapped), "mapped": len(mapped), "unmapped": len(unmapped)}
+        total = len(mapped | unmapped)
+        return out, {"titles": total, "mapped": len(mapped), "unmapped": len(unmapped),
+                     "mapped_rate": round(len(mapped) / total, 4) if total else 0.0}
 
 
 def _existing(path: Path) -> Path:

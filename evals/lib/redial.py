@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from agent.understand import normalise
-from evals.lib.dialogues import DatasetMissing, Dialogue, TitleMatcher, Utterance, inspired_dev, redial_test
+from evals.lib.dialogues import DatasetMissing, Dialogue, TitleMatcher, inspired_dev, redial_test
 from retrieval.catalogs import redial_items
 
 KS = (1, 10, 50)
@@ -142,25 +142,9 @@ def ranking(agent: Any, session: Any, mentioned: Iterable[str], candidates: set[
 
 
 def resolve_titles(dialogues: Sequence[Dialogue], titles: dict[str, str]) -> tuple[list[Dialogue], dict[str, Any]]:
-    """Dialogues whose movies are titles, with each title mapped to a catalog id where the catalog has it (the
-    rest stay as the title, which no catalog id equals), and the mapping rate over distinct titles."""
-    matcher = TitleMatcher(titles)
-    mapped: set[str] = set()
-    unmapped: set[str] = set()
-    out = []
-    for d in dialogues:
-        utts = []
-        for u in d.utterances:
-            ids = []
-            for t in u.movies:
-                hit = matcher.match(t)
-                (mapped if hit else unmapped).add(t)
-                ids.append(hit or f"title:{t}")
-            utts.append(Utterance(u.speaker, u.text, tuple(ids)))
-        out.append(Dialogue(d.dialogue_id, d.source, tuple(utts), d.titles))
-    total = len(mapped | unmapped)
-    return out, {"titles": total, "mapped": len(mapped), "unmapped": len(unmapped),
-                 "mapped_rate": round(len(mapped) / total, 4) if total else 0.0}
+    """Dialogues whose movies are titles, mapped to catalog ids where the catalog has them (the rest kept as
+    "title:<title>", always a miss), and the mapping rate over distinct titles."""
+    return TitleMatcher(titles).resolve(dialogues, keep_unmapped=True)
 
 
 def uses_titles(dialogues: Sequence[Dialogue], position: dict[str, int]) -> bool:
