@@ -306,31 +306,28 @@ def create_app(settings: Settings, agent=None, store: SqlSessionStore | None = N
     def post_feedback(session_id: str, body: FeedbackIn, owner: str = Depends(caller),
                       idempotency_key: str | None = Header(None)):
         """Record that the shopper liked, rejected or already owns an item; it shapes the next picks."""
-        sid = svc.resolve(session_id, owner)
-        answer = {"session_id": session_id, "item_id": body.item_id, "kind": body.kind}
-        idem = svc.idempotency(idempotency_key, f"feedback\0{sid}\0{body.item_id}\0{body.kind}", lambda _: answer)
-        with svc.locked(sid):
-            done = svc.replayed(owner, idem)
-            if done is not None:
-                return JSONResponse(done, headers={"Idempotent-Replayed": "true"})
-            session = svc.load(sid, owner)
-            svc.feedback(session, body.item_id, body.kind, owner, idem)
-        return answer
+        return _record(session_id, owner, idempotency_key, body.item_id, body.kind,
+                       lambda session, idem: svc.feedback(session, body.item_id, body.kind, owner, idem))
 
     @app.post("/v1/sessions/{session_id}/purchase", tags=["sessions"])
     def post_purchase(session_id: str, body: PurchaseIn, owner: str = Depends(caller),
                       idempotency_key: str | None = Header(None)):
         """The shop reports a purchase in this conversation; it is logged as an event that feeds popularity and
         co-occurrence for every shopper (no message text is logged)."""
+        return _record(session_id, owner, idempotency_key, body.item_id, "purchase",
+                       lambda session, idem: svc.purchase(session, body.item_id, owner, idem))
+
+    def _record(session_id: str, owner: str, idempotency_key: str | None, item_id: str, kind: str, apply):
+        """A feedback or purchase event on a session: once per Idempotency-Key, under the session's lock."""
         sid = svc.resolve(session_id, owner)
-        answer = {"session_id": session_id, "item_id": body.item_id, "kind": "purchase"}
-        idem = svc.idempotency(idempotency_key, f"purchase\0{sid}\0{body.item_id}", lambda _: answer)
+        answer = {"session_id": session_id, "item_id": item_id, "kind": kind}
+        parts = ["purchase", sid, item_id] if kind == "purchase" else ["feedback", sid, item_id, kind]
+        idem = svc.idempotency(idempotency_key, "\0".join(parts), lambda _: answer)  # the fingerprints as before
         with svc.locked(sid):
             done = svc.replayed(owner, idem)
             if done is not None:
                 return JSONResponse(done, headers={"Idempotent-Replayed": "true"})
-            session = svc.load(sid, owner)
-            svc.purchase(session, body.item_id, owner, idem)
+            apply(svc.load(sid, owner), idem)
         return answer
 
     admins = admin_keys(settings)
