@@ -476,3 +476,34 @@ def _rescaled(cos: np.ndarray) -> np.ndarray:
     cos = cos.astype(np.float32)
     lo, hi = float(cos.mean()), float(cos.max())
     return np.clip((cos - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.zeros_like(cos)
+
+
+# ---------------------------------------------------------------- `convrec train --catalog redial`
+
+DEFAULT_OUT = Path("training/artifacts/redial-movies")
+
+
+def main(argv: list[str], open_catalog: Callable[[Path | None], tuple[Sequence[Item], np.ndarray, Embedder]],
+         load_records: Callable[[Path | None], list[DialogueRecord]], data_dir: Callable[[Path | None], Path]) -> int:
+    """Fit and save the conversation interest model. The catalog and the dialogues are handed in by the CLI
+    (training sits below the agent and the evals)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="convrec train --catalog redial",
+                                     description="Fit the movie catalog's interest model on ReDial train dialogues "
+                                                 "and MovieLens ratings (weights tuned on train dialogues only).")
+    parser.add_argument("--data", type=Path, help="shared data folder (default: CONVREC_DATA_DIR)")
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--no-tune", action="store_true", help="default weights (seconds instead of minutes)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    items, vectors, embedder = open_catalog(args.data)
+    records = load_records(args.data)
+    print(f"catalog: {len(items)} movies; {len(records)} train dialogues", flush=True)
+    model = fit_dialogue_interest(items, vectors, records, data_dir(args.data), embedder.encode,
+                                  tune=not args.no_tune, seed=args.seed)
+    model.meta["catalog"] = "redial"
+    path = model.save(args.out_dir)
+    print(json.dumps({k: v for k, v in model.meta.items() if k != "item_ids"}), flush=True)
+    print(f"saved {path}", flush=True)
+    return 0

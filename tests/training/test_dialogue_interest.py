@@ -107,6 +107,25 @@ def test_save_and_load_onto_a_changed_catalog(model, movies, tmp_path, embedder)
     assert scores[moved.index["new-1"]] > np.median(scores)
 
 
+def test_convrec_train_redial_fits_and_saves_a_loadable_model(movies, data_dir, embedder, tmp_path, capsys):
+    """The entry point `convrec train --catalog redial` dispatches to (the catalog and dialogues handed in)."""
+    from training.dialogue_interest import main
+    from ui.cli import _train
+
+    with pytest.raises(SystemExit) as done:  # the CLI reaches the entry point's own arguments
+        _train(["--catalog", "redial", "--help"])
+    assert done.value.code == 0 and "--no-tune" in capsys.readouterr().out
+    items, vectors, records = movies
+    code = main(["--no-tune", "--out-dir", str(tmp_path / "cli")], lambda d: (items, vectors, embedder),
+                lambda d: records[:300], lambda d: data_dir)
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"catalog: {len(items)} movies; 300 train dialogues" in printed
+    loaded = DialogueInterest.load(tmp_path / "cli", items, vectors, embedder)
+    assert loaded.meta["catalog"] == "redial" and loaded.meta["train_dialogues"] == 300
+    assert loaded.prior.comention.nnz > 0
+
+
 def test_the_agent_ranks_with_the_model_and_says_why(model, movies, tmp_path, embedder, data_dir):
     from tests.conftest import _index_from
 
