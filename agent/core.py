@@ -65,6 +65,15 @@ class Agent:
                 "llm": self.llm.name if self.llm is not None else "none",
                 "interest": self.interest.name}
 
+    def items(self, item_ids: Iterable[str]) -> list:
+        """The catalog records of these ids, in order; unknown ids are left out."""
+        return self.index.get_items([i for i in item_ids if i in self.index.position])
+
+    @property
+    def priced(self) -> bool:
+        """Whether the catalog has prices at all (a movie catalog has none: cards then show no price line)."""
+        return self.vocab.has_prices
+
     def new_session(self, history: Sequence[str] = ()) -> Session:
         """A new conversation; `history` = item ids a known customer bought (unknown ids are ignored)."""
         session = Session()

@@ -78,7 +78,7 @@ def wild_card_why(item: Item) -> str:
 
 
 def pick_card(pick: Pick, number: int, specs: Sequence[tuple[str, str]] = (), busy: bool = False,
-              selected: bool = False) -> str:
+              selected: bool = False, priced: bool = True) -> str:
     """A pick as an HTML card: title, brand, price, key specs, the reason, a wild-card note, and its buttons."""
     item, esc = pick.item, html.escape
     name = display_name(item)
@@ -96,14 +96,17 @@ def pick_card(pick: Pick, number: int, specs: Sequence[tuple[str, str]] = (), bu
                 f"{esc(text)}</button>")
 
     feedback = "".join(button(a, t, label) for a, t, label in FEEDBACK)
+    # A catalog without any prices (movies) shows no "Price not listed" on every card.
+    price = f'<span class="pick-price">{esc(price_text(item))}</span>' if priced or item.price is not None else ""
+    brand = esc(item.brand) if item.brand else ""
+    meta = f'<p class="pick-meta">{price}{" · " if price and brand else ""}{brand}</p>' if price or brand else ""
     compare_text = "Comparing" if selected else "Compare"
     more = (button("ask", "Ask about this", "Ask about the {name}")
             + button("compare", compare_text, "Compare the {name}"))
     return (f'<article class="pick-card{" selected" if selected else ""}" data-item-id="{item_id}" '
             f'aria-label="Pick {number}: {esc(item.title, quote=True)}"{" aria-busy=true" if busy else ""}>'
             f'<h3 class="pick-title"><span class="pick-number">{number}.</span> {esc(item.title)}</h3>'
-            f'<p class="pick-meta"><span class="pick-price">{esc(price_text(item))}</span>'
-            f'{" · " + esc(item.brand) if item.brand else ""}</p>'
+            f"{meta}"
             f"{wild}{spec_list}"
             f'<p class="pick-reason">{esc(pick.reason)}</p>'
             f'<div class="card-actions"><div class="feedback-row">{feedback}</div>'
@@ -111,14 +114,14 @@ def pick_card(pick: Pick, number: int, specs: Sequence[tuple[str, str]] = (), bu
 
 
 def cards_html(picks: Sequence[Pick], session: Session | None = None, busy: bool = False,
-               selected: Sequence[str] = ()) -> str:
+               selected: Sequence[str] = (), priced: bool = True) -> str:
     """Every pick on screen as a grid of cards (equal heights per row, buttons aligned at the bottom)."""
     if not picks:
         return ('<p class="no-picks" id="no-picks">Picks appear here once I know a little about what you '
                 "want.</p>")
     asked = asked_keys(session) if session is not None else []
     said = said_text(session) if session is not None else ""
-    cards = "".join(pick_card(p, n, key_specs(p.item, asked, said), busy, p.item.item_id in selected)
+    cards = "".join(pick_card(p, n, key_specs(p.item, asked, said), busy, p.item.item_id in selected, priced)
                     for n, p in enumerate(picks, 1))
     return f'<div class="pick-grid">{cards}</div>'
 

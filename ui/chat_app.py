@@ -155,8 +155,10 @@ class ChatApp:
         picks = last_picks(session)
         out = {p.sid: session.session_id, p.saved: session.session_id,
                p.chat: messages_of(session, [j.text for j in pending]),
-               p.cards: cards_html(picks, session, busy=bool(pending), selected=selection),
-               p.explore: exploration_sentence(picks), p.interests: interests_html(session),
+               p.cards: cards_html(picks, session, busy=bool(pending), selected=selection,
+                                   priced=self.service.agent.priced),
+               p.explore: exploration_sentence(picks),
+               p.interests: interests_html(session, self.service.agent.items),
                p.status: self.status_html(), p.selection: list(selection),
                p.timer: gr.Timer(active=poll and bool(pending)),
                p.box: gr.Textbox(interactive=True), p.send: gr.Button(interactive=True)}

@@ -6,7 +6,7 @@ never from what was merely shown.
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from agent import Pick, Session
 from ui.cards import display_name
@@ -79,13 +79,17 @@ def _number(value: str) -> bool:
         return False
 
 
-def interests_html(session: Session | None) -> str:
-    """What convrec knows about the shopper: the needs said, likes, rejections, owned items, and the chart."""
+def interests_html(session: Session | None, lookup: Callable[[list[str]], list[Any]] | None = None) -> str:
+    """What convrec knows about the shopper: the needs said, likes, rejections, owned items, and the chart.
+    `lookup` finds catalog records of items never shown (a movie liked by typing its title)."""
     if session is None:
         return '<p class="panel-note">Nothing yet: tell me what you are looking for.</p>'
     esc = html.escape
     items = known_items(session)
     st = session.state
+    unseen = [i for i in [*st.liked, *st.rejected, *st.owned, *st.history] if i not in items]
+    if unseen and lookup is not None:
+        items.update({it.item_id: it for it in lookup(unseen)})
     said = [need_phrase(p.attribute, p.value, p.wanted) for p in st.preferences]
     lines = [("You asked for", said), ("You liked", [display_name(items[i]) for i in st.liked if i in items]),
              ("Not for you", [display_name(items[i]) for i in st.rejected if i in items]),

@@ -3,6 +3,7 @@ sessions owned by the browser's cookie, and `convrec chat`'s bind guard."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import gradio as gr
@@ -13,7 +14,7 @@ from agent import Pick, Preference, Session, Settings, Turn, build_agent
 from retrieval.items import Item
 from retrieval.search import CatalogIndex
 from ui.api import create_app
-from ui.cards import cards_html, compare_table, key_specs, pick_card
+from ui.cards import cards_html, compare_table, display_name, key_specs, pick_card
 from ui.chat_app import COOKIE, ChatApp, Parts, owner_of
 from ui.cli import main as cli_main
 from ui.panels import exploration_sentence, interest_weights, interests_html, need_phrase
@@ -88,6 +89,23 @@ def test_interest_panel_counts_what_the_shopper_did_not_what_was_shown() -> None
     assert exploration_sentence(picks) == "1 pick is a wild card from Camping to widen the mix."
     assert exploration_sentence(picks[:1]) == "The pick follows what you told me."
     assert exploration_sentence([]) == ""
+
+
+def test_panel_lists_typed_likes_and_priceless_catalogs_show_no_price_line(small_index: CatalogIndex) -> None:
+    agent = build_agent(Settings(llm_backend="none", collection="catalog"), index=small_index)
+    session = agent.new_session()
+    never_shown = small_index.items[3]
+    agent.feedback(session, never_shown.item_id, "like")  # as "I loved <title>" records it: no pick shown
+    assert "You liked" not in interests_html(session)  # the picks alone do not know the item
+    assert f"You liked:</strong> {html.escape(display_name(never_shown))}" in interests_html(session, agent.items)
+    assert agent.items(["no-such-id", never_shown.item_id]) == [never_shown]
+    assert agent.priced  # the test catalog has prices
+    film = Item(item_id="m1", title="Up (2009)", category="Movies > Animation", attributes={"genre": "Animation"})
+    card = pick_card(Pick(film, 1.0, "r"), 1, priced=False)
+    assert "Price not listed" not in card and "pick-meta" not in card  # nothing to show: no empty line
+    assert "Price not listed" in pick_card(Pick(film, 1.0, "r"), 1)  # a store item without a price says so
+    priced = pick_card(Pick(DRILL, 1.0, "r"), 1, priced=False)
+    assert "$124.00" in priced and "Hammerline" in priced
 
 
 def _request(cookie: str | None) -> gr.Request:
