@@ -17,6 +17,7 @@ import json
 import random
 import re
 import time
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -26,6 +27,7 @@ from scipy import sparse
 
 from retrieval.embed import Embedder
 from retrieval.items import Item
+from training.dialogue_signals import ItemEmbedding, TurnMemory
 from training.listwise import SHORTLIST, Reranker, fit_reranker, shortlist_features
 from training.movies import (SIGNALS, MixWeights, MovieInfo, MoviePrior, _postings, _scaled, fit_movie_prior,
                              movielens_cf)
@@ -35,7 +37,8 @@ FORMAT_VERSION = 1
 SAID_MESSAGES = 3  # the shopper's last few messages carry the current request; older ones drift
 TUNE_TURNS = 1_500  # held-out train turns per fold for weight tuning (memory: turns x catalog x signals)
 DISLIKED = -1e4
-FEATURES = (*SIGNALS, "mentioned_genre", "mentioned_year", "rated", "year_prior", "recommended")
+FEATURES = (*SIGNALS, "mentioned_genre", "mentioned_year", "rated", "year_prior", "recommended", "dense", "said_knn")
+FEATURES_V1 = FEATURES[:-2]  # what a re-ranker saved before the co-mention embedding and the turn memory reads
 TUNE_KS = (1, 10, 50)  # tuning maximises the sum of these recalls: the first pick, the first page, the shortlist
 _YEAR = re.compile(r"(\d{4})")
 
@@ -45,6 +48,7 @@ class DialogueRecord:
     """A training conversation: (speaker is the recommender, text, catalog ids mentioned) per message."""
 
     utterances: tuple[tuple[bool, str, tuple[str, ...]], ...]
+    group: str = ""  # who recommended (a worker id): held-out folds never share one with the statistics
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,10 @@ class DialogueInterest:
 
     def __init__(self, prior: MoviePrior, vectors: np.ndarray, years: np.ndarray, meta: dict,
                  embedder: Embedder | None = None, rated: np.ndarray | None = None,
-                 reranker: Reranker | None = None, recommended: np.ndarray | None = None):
+                 reranker: Reranker | None = None, recommended: np.ndarray | None = None,
+                 embedding: ItemEmbedding | None = None, memory: TurnMemory | None = None):
         self.prior, self.meta, self._embedder, self.reranker = prior, meta, embedder, reranker
+        self.embedding, self.memory = embedding, memory
         n = len(prior.ids)
         self.rated = rated if rated is not None else np.zeros(n, np.float32)  # (n,) log ratings count, 0..1
         # (n,) log count of the times a recommender brought it up first (what recommenders reach for), 0..1
@@ -89,6 +95,7 @@ class DialogueInterest:
         self.years = years  # (n,) release year, 0 when unknown
         self.popularity = prior.popularity
         self.extra = ExtraWeights(**meta.get("extra_weights", {}))
+        self.features = tuple(meta.get("features", FEATURES_V1))  # the re-ranker's inputs, in its order
 
     # ------------------------------------------------------------------ scoring
 
@@ -100,6 +107,8 @@ class DialogueInterest:
         out["text"] = _rescaled(self.item_text @ said_vec) if said_vec is not None and said.strip() \
             else np.zeros(n, np.float32)
         rows = [self.index[m] for m in mentioned if m in self.index]
+        out["dense"] = self.embedding.signal(rows) if self.embedding is not None else np.zeros(n, np.float32)
+        out["said_knn"] = self.memory.signal(said, said_vec) if self.memory is not None else np.zeros(n, np.float32)
         if rows:
             out["mentioned_text"] = _rescaled(self.item_text @ self.item_text[rows].mean(axis=0))
             out["mentioned_genre"] = self._genre_overlap(rows)
@@ -130,7 +139,7 @@ class DialogueInterest:
             rows, linear = out
             top = float(scores.max()) or 1.0
             scores = scores / top if top > 0 else scores
-            r = self.reranker(shortlist_features(signals, FEATURES, linear, rows, self.context_shape(
+            r = self.reranker(shortlist_features(signals, self.features, linear, rows, self.context_shape(
                 signals, said, len(mentioned))))
             scores[rows] = 2.0 + (r - r.min()) / (float(np.ptp(r)) + 1e-9)
         if bad:
@@ -224,6 +233,10 @@ class DialogueInterest:
             arrays[f"{name}_indptr"] = m.indptr.astype(np.int64)
         if self.reranker is not None:
             arrays.update(self.reranker.arrays())
+        if self.embedding is not None:
+            arrays.update(dense_vectors=self.embedding.vectors.astype(np.float16), dense_known=self.embedding.known)
+        if self.memory is not None:
+            arrays.update(self.memory.arrays())
         np.savez_compressed(path / "arrays.npz", **arrays)
         meta = {**self.meta, "format": FORMAT, "format_version": FORMAT_VERSION, "item_ids": self.item_ids,
                 "weights": self.prior.weights.as_dict(), "extra_weights": self.extra.as_dict()}
@@ -265,8 +278,11 @@ class DialogueInterest:
         prior = MoviePrior(ids, pop, mats["comention"], mats["follow"], mats["cf"],
                            _postings(infos, lambda m: m.genres), _postings(infos, lambda m: [p.lower() for p in m.people]),
                            MixWeights(**meta["weights"]))
+        embedding = ItemEmbedding(arrays["dense_vectors"].astype(np.float32), arrays["dense_known"]).remapped(
+            remap, n) if "dense_vectors" in arrays else None
+        memory = TurnMemory.from_arrays(arrays, len(old_ids))
         return cls(prior, vectors, item_years(items), meta, embedder, rated, Reranker.from_arrays(arrays),
-                   recommended)
+                   recommended, embedding, memory.remapped(remap, n) if memory is not None else None)
 
 
 @dataclass
@@ -278,6 +294,8 @@ class ExtraWeights:
     rated: float = 0.0  # how often MovieLens users rated it (popularity beyond the dialogues)
     recommended: float = 0.0  # how often recommenders brought it up first
     year_prior: float = 0.0  # how often recommenders bring up movies of its release year
+    dense: float = 0.0  # closeness in the co-mention embedding to the liked movies
+    said_knn: float = 0.0  # what recommenders brought up after similar words in train dialogues
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -323,17 +341,18 @@ def fit_dialogue_interest(items: Sequence[Item], vectors: np.ndarray, records: S
     meta: dict = {"train_dialogues": len(records), "cf_pairs": int(cf.nnz), "seed": seed,
                   "year_prior": year_prior(records, {it.item_id: y for it, y in zip(items, years)})}
     weights, extra = MixWeights(), ExtraWeights()
+    embed = _cached(embed)
     if tune:
         rng = random.Random(seed)
-        shuffled = list(records)
-        rng.shuffle(shuffled)
-        halves = [shuffled[0::2], shuffled[1::2]]
+        halves = split_halves(records, rng)
+        meta["folds"] = "by recommender" if all(r.group for r in records) else "random"
         tuning: list[tuple[dict[str, np.ndarray], np.ndarray, list[int]]] = []
         known = {it.item_id for it in items}
         for fold in (0, 1):
             fold_meta = {"year_prior": year_prior(halves[1 - fold], {it.item_id: y for it, y in zip(items, years)})}
             model = DialogueInterest(fit_movie_prior(infos, _fit_input(halves[1 - fold]), cf=cf), vectors, years,
-                                     fold_meta, None, rated, None, recommended_counts(halves[1 - fold], items))
+                                     fold_meta, None, rated, None, recommended_counts(halves[1 - fold], items),
+                                     *learned_signals(halves[1 - fold], items, embed))
             turns = [t for r in halves[fold] for t in context_turns(r, known)]
             turns = rng.sample(turns, min(TUNE_TURNS, len(turns)))
             said_vecs = embed([t.said[:2000] or "movie" for t in turns])
@@ -347,11 +366,44 @@ def fit_dialogue_interest(items: Sequence[Item], vectors: np.ndarray, records: S
         meta.update(tuned_recall_sum=round(score, 4), tuning_turns=len(tuning))
         if rerank:
             reranker, info = train_reranker(tuning, {**weights.as_dict(), **extra.as_dict()}, seed, log)
-            meta["reranker"] = info
+            meta.update(reranker=info, features=list(FEATURES))
     prior = fit_movie_prior(infos, _fit_input(records), cf=cf)
     prior.weights = weights
     meta.update(extra_weights=extra.as_dict(), fit_seconds=round(time.perf_counter() - started, 1))
-    return DialogueInterest(prior, vectors, years, meta, None, rated, reranker, recommended_counts(records, items))
+    return DialogueInterest(prior, vectors, years, meta, None, rated, reranker, recommended_counts(records, items),
+                            *learned_signals(records, items, embed))
+
+
+def split_halves(records: Sequence[DialogueRecord], rng: random.Random) -> list[list[DialogueRecord]]:
+    """Two halves for cross-fitting. When every record names its recommender, by recommender: the test split's
+    recommenders never appear in train, and a recommender's favourites seen in both halves would make the signals
+    that carry them (what follows what) look better than they are on new recommenders."""
+    if records and all(r.group for r in records):
+        return [[r for r in records if zlib.crc32(r.group.encode()) % 2 == half] for half in (0, 1)]
+    shuffled = list(records)
+    rng.shuffle(shuffled)
+    return [shuffled[0::2], shuffled[1::2]]
+
+
+def learned_signals(records: Sequence[DialogueRecord], items: Sequence[Item],
+                    embed: Callable[[list[str]], np.ndarray]) -> tuple[ItemEmbedding, TurnMemory]:
+    """The co-mention embedding and the memory of recommender turns, from `records` only."""
+    pos = {it.item_id: i for i, it in enumerate(items)}
+    mentions = [[pos[m] for _, _, ids in r.utterances for m in ids if m in pos] for r in records]
+    turns = [(t.said, [pos[m] for m in t.targets]) for r in records for t in context_turns(r, set(pos))]
+    return ItemEmbedding.fit(mentions, len(items)), TurnMemory.fit(turns, len(items), embed)
+
+
+def _cached(embed: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
+    """`embed` remembering texts already encoded (the folds and the final fit encode the same turns)."""
+    memo: dict[str, np.ndarray] = {}
+
+    def cached(texts: list[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in memo]
+        if new:
+            memo.update(zip(new, np.asarray(embed(new), np.float32)))
+        return np.stack([memo[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+    return cached
 
 
 def recommended_counts(records: Iterable[DialogueRecord], items: Sequence[Item]) -> np.ndarray:
@@ -439,7 +491,7 @@ def tune_all(turns: list[tuple[dict[str, np.ndarray], np.ndarray, list[int]]]) -
     best = {**MixWeights().as_dict(), **ExtraWeights().as_dict()}
     base = sum(best[s] * m for s, m in stacks.items())  # the current mix; a trial changes one weight of it
     best_score = _recall(base, excluded, targets)
-    for _ in range(3):
+    for _ in range(4):
         improved = False
         for name in names:
             for value in grid:

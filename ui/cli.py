@@ -218,8 +218,8 @@ def _train(argv: list[str]) -> int:
             return index.items, index.embeddings, index.embedder
 
         def records(data: Path | None) -> list[DialogueRecord]:
-            return [DialogueRecord(tuple((u.speaker == "recommender", u.text, u.movies) for u in d.utterances))
-                    for d in redial_train(Path(settings(data).data_dir))]
+            return [DialogueRecord(tuple((u.speaker == "recommender", u.text, u.movies) for u in d.utterances),
+                                   d.recommender) for d in redial_train(Path(settings(data).data_dir))]
 
         return movies_main(argv, catalog_of, records, lambda data: Path(settings(data).data_dir))
     print(f"error: no interest model for catalog {catalog!r}; choose amazon or redial", file=sys.stderr)

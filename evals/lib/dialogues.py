@@ -47,6 +47,7 @@ class Dialogue:
     source: str
     utterances: tuple[Utterance, ...]
     titles: Mapping[str, str] = field(default_factory=dict, hash=False)  # movie key -> title, when known
+    recommender: str = ""  # who recommended (ReDial's worker id), when the source says
 
     def to_dict(self) -> dict:
         """The generic JSONL row (readable back by `load_dialogues`)."""
@@ -94,7 +95,8 @@ def redial_dialogue(raw: Mapping, source: str = "redial") -> Dialogue:
         shown = _MENTION.sub(lambda m: titles.get(m.group(1), "a movie"), text)
         speaker: Speaker = "seeker" if msg.get("senderWorkerId") == seeker else "recommender"
         utterances.append(Utterance(speaker, " ".join(shown.split()), ids))
-    return Dialogue(str(raw.get("conversationId", "")), source, tuple(utterances), titles)
+    return Dialogue(str(raw.get("conversationId", "")), source, tuple(utterances), titles,
+                    str(raw.get("respondentWorkerId", "")))
 
 
 def load_redial(path: Path, source: str = "redial") -> list[Dialogue]:
