@@ -29,10 +29,12 @@ from agent.answers import NAMES, Asked, asked_about, attribute_of
 from agent.listing import COLOURS
 from agent.context import Context
 from agent.mentions import named_items, ordinary_word
-from agent.references import last_picks, resolve
+from agent.references import capitalised, last_picks, resolve
 from agent.state import Session
-from agent.understand import Update, parse_message
+from agent.understand import MORE_LIKE, Update, parse_message
+from agent.policy import PERSON_KEYS
 from retrieval.items import Item
+from retrieval.vocabulary import FUNCTION_WORDS
 
 QUESTION = re.compile(r"\?|^\W*((ok|okay|so|and|hmm+|well|also|then|but|oh|right|cool)\W+)*(is|are|does|do|did|can|"
                       r"could|will|would|has|have|had|how|what|whats|what's|which|who|where|when|why|tell me|any idea|"
@@ -67,7 +69,7 @@ DECIDE = re.compile(r"\b((i'?ll|i will|i'?d|let'?s|gonna) (go|settle) (for|with)
 ORDER = re.compile(r"\b(please take|i'?ll buy|buy (it|them|both|this|that)|"
                    r"order (it|them|this|that)|i want to (buy|order)|purchase (it|them|this|that))\b")
 REQUEST_Q = re.compile(r"\b(do|does|would|can|could) (you|u) (have|sell|carry|stock|get|show|recommend|suggest|find)\b|"
-                       r"^\W*(\w+\W+)?(have you got|got any|is there any|are there any|any)\b")
+                       r"^\W*(\w+\W+)?(have you got|got any|is there any|are there any|any|anything)\b")
 COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|vs\.?|versus|(which|what) (one|of)\b|which (is|would|should)|"
                      r"better|best of (these|those|them)|or the)\b")
 CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
@@ -207,14 +209,17 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         return reading
     low = " ".join(text.lower().split())
     picks = last_picks(session)
-    items, how = resolve(low, session, update.ordinal, _by_id(ctx, picks, st), ctx.index)
+    items, how = resolve(low, session, update.ordinal, _by_id(ctx, picks, st), ctx.index, text)
     items = [ctx.index.items[ctx.index.position[i.item_id]] if i.item_id in ctx.index.position else i
              for i in items]  # the current record (a live catalog may have changed the price since it was shown)
     if how == "catalog":  # "I loved it" names no movie called "Loved"; "I loved Inception" does (a name's capital)
         named = {i.item_id for i in named_items(text, ctx.index)}
-        items = [i for i in items if i.item_id in named or not _ordinary_name(i)]
+        names = capitalised(text)  # "I loved it, what else?" names no "What If" either; "I loved Up" does
+        items = [i for i in items if i.item_id in named or not _ordinary_name(i) or set(_name_words(i)) & names]
         how = how if items else ""
     reading.items, reading.how = items, how
+    if how == "catalog" and MORE_LIKE.search(low):  # "something like Coco": Coco's neighbours, not Coco
+        update.intents.add("more_like")
     needs = [p for p in update.preferences if p.attribute not in ("price_band",)]
     question = bool(QUESTION.search(low))
     reading.social = next((name for name, rx in SOCIAL.items() if rx.search(low)), "")
@@ -306,8 +311,8 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if title:  # "How many pages is the Big Book of Horror?": a named product the catalog does not have
         reading.act, reading.key = "missing_title", title
         return reading
-    new_need = not about_pick and (any(p.attribute in ("category", "brand") and p.wanted for p in needs) or bool(
-        REQUEST_Q.search(low)))
+    new_need = not about_pick and (any((p.attribute in ("category", "brand") or p.attribute.split(":")[-1] in
+                                        PERSON_KEYS) and p.wanted for p in needs) or bool(REQUEST_Q.search(low)))
     asked = asked_about(low, items or on_screen, ctx.vocab) if (items or on_screen) else Asked(None)
     pointed = bool(on_screen and PRONOUN_Q.search(low))  # "what does that do?" with picks on screen
     if question and (items or on_screen) and not new_need and "different" not in update.intents and (
@@ -370,9 +375,15 @@ _TITLE = re.compile(r"(?<!^)(?<![.!?] )\b((?:[A-Z][\w'’-]+|[A-Z]\d*)(?:\s+(?:o
 
 
 def _ordinary_name(item: Item) -> bool:
-    """Whether an item's name, without its year, is one ordinary word ("Loved (1997)", "Heat")."""
-    words = re.sub(r"\s*\(\d{4}\)\s*$", "", item.title).split()
-    return len(words) == 1 and ordinary_word(words[0].lower())
+    """Whether an item's name, without its year and function words, is at most one ordinary word ("Loved (1997)",
+    "Heat", "What If", "I Like It Like That")."""
+    words = set(_name_words(item)) - FUNCTION_WORDS
+    return len(words) <= 1 and all(ordinary_word(w) for w in words)
+
+
+def _name_words(item: Item) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", re.sub(r"\s*\(\d{4}\)\s*$", "", item.title).lower())
+            if len(w) > 2 or w.isdigit()]
 
 
 def unknown_title(text: str, ctx: Context) -> str | None:

@@ -241,7 +241,9 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
     quoted = best_sentence(item, question, index)
     if quoted:
         return quote(item, name, quoted, question)
-    return f"The listing for the {name} doesn't say. I can tell you its price, specs or what its description says."
+    facts = ", ".join(f"its {k.replace('_', ' ')}" for k in list(item.attributes)[:3]) if item.price is None and \
+        item.attributes else "its price, specs"  # a movie has no price: offer what its record holds
+    return f"The listing for the {name} doesn't say. I can tell you {facts} or what its description says."
 
 
 def _value_mentioned(item: Item, question: str, index: CatalogIndex) -> str | None:

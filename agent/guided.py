@@ -14,7 +14,7 @@ from functools import lru_cache
 from agent.acts import REQUEST_Q, Reading, read_acts, unreadable_reply
 from agent.answers import answer, compare, name_of
 from agent.context import Context
-from agent.policy import apply_critique, apply_update, constraints_of, should_ask
+from agent.policy import PERSON_KEYS, apply_critique, apply_update, constraints_of, should_ask
 from agent.prompts import REFUSAL
 from agent.reasons import price_text
 from agent.references import last_picks
@@ -110,9 +110,12 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             update.preferences = [p for p in update.preferences if p.attribute in ("max_price", "min_price")]
             update.query = ""
     like = _more_like(ctx, session, reading)
+    if like and reading.how == "catalog":  # "something like Coco": Coco is what the shopper likes, too
+        for item in reading.items:
+            record_feedback(ctx, session, item.item_id, "like")
     if reading.act in ("critique", "superlative"):
         update.preferences = [p for p in update.preferences if p.attribute != "price_band"]
-    if reading.act == "request" and not [p for p in update.preferences if p.attribute == "category"] and (
+    if reading.act == "request" and not like and not [p for p in update.preferences if p.attribute == "category"] and (
             not [p for p in st.preferences if p.attribute == "category"] or REQUEST_Q.search(text.lower())):
         phrase = product_phrase(text)  # "100 ft garden hose" -> Watering, by the items the phrase finds
         level = category_of_phrase(phrase, ctx.vocab) if phrase and update.query else None
@@ -128,6 +131,10 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         st.preferences = [p for p in st.preferences if p.attribute in ("max_price", "min_price") or not p.wanted]
         st.preferences += [Preference("category", c, False) for c in _shown_kinds(session)]
         st.query, st.limits, topic_change = "", [], True
+    now = {(p.attribute, p.value.lower(), p.wanted) for p in st.preferences}
+    dropped_person = any(w and a.split(":")[-1] in PERSON_KEYS and (a, v, w) not in now for a, v, w in before)
+    if topic_change or dropped_person:  # a model that reads words reads from here on ("anything with Tom Hanks?",
+        st.topic_from = sum(t.role == "user" for t in session.turns) - 1  # then "I like horror": no Hanks)
     notes: list[str] = []
     if reading.act == "critique":
         on_screen = [p.item for p in last_picks(session)]

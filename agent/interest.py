@@ -216,7 +216,8 @@ def load_interest(index: CatalogIndex, collection: str, configured: Path | None 
     return InterestScorer(index, model)
 
 
-def said_text(turns: Sequence, last: int = 3) -> str:
-    """The shopper's last few messages, joined: what a model that reads words is given."""
-    said = [t.text for t in turns if getattr(t, "role", "") == "user"]
+def said_text(turns: Sequence, last: int = 3, start: int = 0) -> str:
+    """The shopper's last few messages since message `start` (where the current topic began), joined: what a
+    model that reads words is given."""
+    said = [t.text for t in turns if getattr(t, "role", "") == "user"][start:]
     return " ".join(said[-last:])

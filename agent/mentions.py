@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from retrieval.items import Item
-from retrieval.search import CatalogIndex
+from retrieval.search import CatalogIndex, title_key
 from retrieval.vocabulary import FUNCTION_WORDS, WORD, english_words, stem, tokens
 
 MAX_NAMED = 5  # more items than this fitting one mention: it names none of them
@@ -31,6 +31,7 @@ class _Names:
     by_image: dict[str, int]  # image URL -> item position
     brand: tuple[str, ...]  # per item: its brand's first stemmed word ("" without a brand)
     short: tuple[frozenset[str], ...]  # per item: the words of its short name (the title up to ":", " by ", ",")
+    titles: tuple[str, ...]
     rare: int  # a word in at most this many titles is distinctive
     n: int
 
@@ -51,7 +52,7 @@ def _names(index: CatalogIndex) -> _Names:
         shorts.append(frozenset(stem(t) for t in tokens(_HEAD.split(item.title)[0]) if stem(t) not in _SKIP))
     n = len(index.items)
     return _Names(by_word={w: tuple(p) for w, p in by_word.items()}, by_image=by_image, brand=tuple(brands),
-                  short=tuple(shorts), rare=max(3, n // 200), n=n)
+                  short=tuple(shorts), titles=tuple(i.title for i in index.items), rare=max(3, n // 200), n=n)
 
 
 def named_items(text: str, index: CatalogIndex) -> list[Item]:
@@ -96,7 +97,9 @@ def _names_it(words: list[str], pos: int, names: _Names, seen: dict[str, tuple[i
             0 < (j - i) * (1 if seen[b][1] > seen[a][1] else -1) <= 2 for i in where[a] for j in where[b])
             for n, a in enumerate(words) for b in words[n + 1:])
     w = words[0]
-    unique = len(names.by_word[w]) == 1
+    # the only title with the word, or one of a film's entries with and without its year ("Coco", "Coco (2017)")
+    alone = [p for p in names.by_word[w] if names.short[p] == {w}]
+    unique = len(names.by_word[w]) == 1 or pos in alone and len({title_key(names.titles[p])[0] for p in alone}) == 1
     # A one-word name that is also an ordinary word ("Loved", "Heat") names the item only when written as a name
     # ("I loved Heat"), not in "I loved it".
     ordinary = ordinary_word(w) and not text[seen[w][0]:seen[w][0] + 1].isupper()

@@ -19,6 +19,8 @@ MIN_GAIN_BITS = 1.0  # ask only when the answer would split the candidates at le
 TOP_OPTIONS = 4  # options offered in a question (plus "other")
 SHARPNESS = 0.08  # relevance temperature: candidates far below the best count little toward the entropy
 RECOMMEND_NOW = {"show_now", "different", "more_like", "see_again"}
+PERSON_KEYS = frozenset({"director", "directors", "stars", "star", "actor", "actors", "cast", "author", "authors",
+                         "artist", "writer", "writers"})  # attributes that name people
 
 
 @dataclass
@@ -186,7 +188,7 @@ def best_question(state: DialogueState, candidates: list[ScoredItem], vocab: Voc
     if "category" not in state.asked:
         dist, top = _bucketed([_category_level(s, c.categories) for s in candidates], weights)
         if len(top) > 1:
-            text = f"What kind of product are you after: {_join(top)}?"
+            text = f"What kind of {_noun(candidates)} are you after: {_join(top)}?"
             options.append(Question("category", text, top, _entropy(dist) * 1.2))  # the most useful first split
     if "price" not in state.asked and vocab.has_prices and c.max_price is None and c.min_price is None:
         priced = [(s.item.price, w) for s, w in zip(candidates, weights) if s.item.price is not None]
@@ -219,11 +221,20 @@ def should_ask(state: DialogueState, update: Update, question: Question | None, 
     """Ask only on a cold start, within the question budget, and when the answer would narrow things."""
     if question is None or update.intents & RECOMMEND_NOW or update.feedback:
         return False
+    if any(p.wanted and p.attribute.split(":", 1)[-1] in PERSON_KEYS for p in update.preferences):
+        return False  # "anything with Tom Hanks?": a person named is specific enough to show their work
     if state.history or state.liked or state.shown:
         return False  # a known customer, or picks already on the table: recommend and refine
     if len(state.asked) >= settings.max_questions:
         return False
     return question.gain >= MIN_GAIN_BITS
+
+
+def _noun(candidates: list[ScoredItem]) -> str:
+    """What the catalog sells, for a question: "movie" when every candidate is under "Movies", else "product"."""
+    tops = {s.item.top_category for s in candidates}
+    top = tops.pop() if len(tops) == 1 else ""
+    return top[:-1].lower() if top and top.endswith("s") and " " not in top and not top.endswith("ss") else "product"
 
 
 def _round_price(value: float) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from agent.policy import Constraints
+from agent.policy import PERSON_KEYS, Constraints
 from agent.state import DialogueState
 from retrieval.items import Item
 from retrieval.quantities import quantity
@@ -38,11 +38,12 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
     described: False when the shopper has described nothing yet (a returning customer's first picks).
     """
     attrs = {k.lower(): v for k, v in item.attributes.items()}
-    matched = [k for k, v in c.must.items() if attrs.get(k.lower(), "").lower() == v.lower()]
-    missed = [(k, v) for k, v in c.must.items() if attrs.get(k.lower(), "").lower() != v.lower()]
+    matched = [k for k, v in c.must.items() if _meets(attrs, k, v)]
+    missed = [(k, v) for k, v in c.must.items() if not _meets(attrs, k, v)]
     first: list[str] = []
     if matched:
-        first.append(" and ".join(_phrase(k, v) for k, v in c.must.items() if k in matched))
+        first.append(" and ".join(f"with {v}" if k.lower() in PERSON_KEYS else _phrase(k, v)
+                                  for k, v in c.must.items() if k in matched))
     levels = {lvl.lower(): lvl for lvl in item.category_path}
     cats = [levels[x.lower()] for x in c.categories if x.lower() in levels]
     if cats and not matched:
@@ -254,6 +255,14 @@ def _numbers(text: str) -> set[float]:
         except ValueError:
             continue
     return out
+
+
+def _meets(attrs: dict[str, str], key: str, value: str) -> bool:
+    """Whether the item has the value; a person asked for ("Tom Hanks") may be in any of its people lists."""
+    want = value.lower().strip()
+    if key.lower() in PERSON_KEYS:
+        return any(want in [p.strip().lower() for p in attrs.get(k, "").split(",")] for k in PERSON_KEYS)
+    return attrs.get(key.lower(), "").lower() == want
 
 
 def _phrase(key: str, value: str) -> str:

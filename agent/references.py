@@ -102,19 +102,32 @@ def _catalog_names(index: CatalogIndex) -> list[tuple[str, frozenset[str], froze
         name = frozenset(w for w in tokens(head) if w not in _NAME_STOP and (len(w) > 2 or w.isdigit()))
         author = frozenset(tokens(item.attributes.get("author", "")))
         model = re.sub(r"[^a-z0-9]", "", item.attributes.get("model", "").lower())
-        if 0 < len(name) <= 4 and (len(name) >= 2 or any(len(w) >= 5 or w.isdigit() for w in name)):
+        if 0 < len(name) <= 4 and (len(name) >= 2 or any(len(w) >= 4 or w.isdigit() for w in name)):
             out.append((item.item_id, name, author if len(author) >= 2 else frozenset(), model))
         elif len(author) >= 2 or len(model) >= 4:
             out.append((item.item_id, frozenset(), author if len(author) >= 2 else frozenset(), model))
     return out
 
 
-def by_catalog_name(low: str, index: CatalogIndex) -> list[Item]:
+def capitalised(text: str) -> frozenset[str]:
+    """Lower-cased words written with a capital inside a sentence ("I loved Coco, what else?" -> {"coco"})."""
+    return frozenset(m.group(1).lower() for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w'’-]*)", text.strip())
+                     if m.group(1) != "I")
+
+
+def by_catalog_name(low: str, index: CatalogIndex, text: str = "") -> list[Item]:
     """Items named anywhere in the catalog by their short name, author or model number ("Billy Summers", "the
     Lucy Foley one", "the SV-751B"), when exactly one item (or one author's items) fits."""
     words = set(tokens(low))
     compact = re.sub(r"[^a-z0-9]", "", low)
     by_title = [i for i, name, _, _ in _catalog_names(index) if name and name <= words]
+    if len(by_title) > 3:  # "I loved Coco, what else?" also fits films called "Loved" and "What": names written
+        fits = [(i, name) for i, name, _, _ in _catalog_names(index) if name and name <= words]
+        names = capitalised(text)  # as names win, else the longest names ("the dark knight" over "Knight")
+        by_title = [i for i, name in fits if name & names]
+        if not by_title:
+            longest = max(len(name) for _, name in fits)
+            by_title = [i for i, name in fits if len(name) == longest] if longest >= 2 else []
     by_model = [i for i, _, _, model in _catalog_names(index) if len(model) >= 4 and model in compact]
     by_author = [i for i, _, author, _ in _catalog_names(index) if author and author <= words]
     for found in (by_model, by_title, by_author):
@@ -124,7 +137,7 @@ def by_catalog_name(low: str, index: CatalogIndex) -> list[Item]:
 
 
 def resolve(low: str, session: Session, ordinal: int | None, items_by_id: dict[str, Item],
-            index: CatalogIndex | None = None) -> tuple[list[Item], str]:
+            index: CatalogIndex | None = None, text: str = "") -> tuple[list[Item], str]:
     """(items the message refers to, how: "number" | "name" | "catalog" | "liked" | "all" | "focus" | "") against
     the picks on screen, then the whole catalog by name; an empty list when it names none."""
     picks = last_picks(session)
@@ -136,7 +149,7 @@ def resolve(low: str, session: Session, ordinal: int | None, items_by_id: dict[s
         if found:
             return found, "name"
     if index is not None:
-        found = by_catalog_name(low, index)
+        found = by_catalog_name(low, index, text)
         if found:
             return found, "catalog"
     st = session.state

@@ -66,6 +66,7 @@ class DialogueState:
     focus: list[str] = field(default_factory=list)  # item ids last talked about ("is it waterproof?" means these)
     limits: list[list] = field(default_factory=list)  # [attribute, "<" | ">", amount in base units] from critiques
     unknown: str = ""  # a product just talked about that the catalog lacks ("the Big Book of Horror")
+    topic_from: int = 0  # shopper messages before the current topic (what a model reading words is given starts here)
 
 
 @dataclass

@@ -65,7 +65,7 @@ _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, 
              "fifth": 4, "5th": 4, "last": -1}
 _ORDINAL_RE = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\b(?: one| pick| item| option)?|"
                          r"(?:#|number |no\. ?|option )([1-9])\b", re.I)
-_MORE_LIKE = re.compile(r"\b(more like|similar to|something like|others like|more of)\b", re.I)
+MORE_LIKE = re.compile(r"\b(more like|similar to|something like|others like|more of)\b", re.I)
 _LIKE = re.compile(r"\b(i (really )?(like|love)|looks (good|great)|(that|this)'?s? (nice|great|perfect))\b", re.I)
 _REJECT = re.compile(r"\b((don'?t|do not) (like|want|need)|not (a fan|interested|that|this|for me|what i)|no good|"
                      r"hate|no to|remove|reject|nope|dislike|^\s*not the)\b", re.I)
@@ -169,7 +169,7 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
             update.feedback = "owned"
         elif _REJECT.search(low):
             update.feedback = "reject"
-        elif _MORE_LIKE.search(low):
+        elif MORE_LIKE.search(low):
             update.intents.add("more_like")
         elif _LIKE.search(low):
             update.feedback = "like"

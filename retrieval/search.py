@@ -32,6 +32,7 @@ LEXICAL_WEIGHT = 0.5  # tuned on exact-name queries (brand + model number) witho
 MODEL_NUMBER_WEIGHT = 1.2  # lexical weight when the query holds a known model-number-like token ("DW4524")
 _MODEL_NO = re.compile(r"\b[0-9A-Za-z]+(?:[-/.][0-9A-Za-z]+)+\b")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_TRAILING_YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _BLAS = ThreadpoolController()
 _STOP = frozenset(
     "a an and are as at be but by for from has have i in is it its me my of on or our so that the their "
@@ -141,6 +142,26 @@ class CatalogIndex:
     def get_items(self, ids: Iterable[str]) -> list[Item]:
         """Items for the known ids, in the given order; unknown ids are skipped."""
         return [self.items[self.position[i]] for i in ids if i in self.position]
+
+    def twins(self, ids: Iterable[str]) -> set[str]:
+        """Other entries of the same things: items of the same brand (or none) whose title, year left off, equals
+        one of these items' and whose years do not differ ("Moana" and "Moana (2016)"; never "The Lion King (1994)"
+        and its 2019 remake, nor two brands' "Nitrile Gloves")."""
+        key = (len(self.items), self.version)
+        if getattr(self, "_titles_key", None) != key:
+            by_title: dict[str, list[int]] = {}
+            for row, item in enumerate(self.items):
+                by_title.setdefault(title_key(item.title)[0], []).append(row)
+            self._titles, self._titles_key = by_title, key
+        out: set[str] = set()
+        for item in self.get_items(ids):
+            name, year = title_key(item.title)
+            for row in self._titles.get(name, ()):
+                other = self.items[row]
+                if other.item_id != item.item_id and other.brand == item.brand and (
+                        not year or title_key(other.title)[1] in ("", year)):
+                    out.add(other.item_id)
+        return out
 
     def categories(self) -> list[str]:
         """Every category level name, as written in the catalog."""
@@ -375,6 +396,14 @@ class CatalogIndex:
         top = _top_rows(rows, self.embeddings[rows] @ centre, k)
         return [ScoredItem(self.items[r], float(self.embeddings[r] @ centre), float(self.embeddings[r] @ centre))
                 for r in top]
+
+
+def title_key(title: str) -> tuple[str, str]:
+    """(the title in lower-case words without a trailing "(1999)", the year or ""): "Moana (2016)" -> ("moana",
+    "2016")."""
+    found = _TRAILING_YEAR.search(title)
+    name = title[:found.start()] if found else title
+    return " ".join(re.findall(r"[a-z0-9]+", name.lower())), (found.group(1) if found else "")
 
 
 def lexical_tokens(text: str) -> list[str]:

@@ -1,0 +1,134 @@
+"""Talking about movies as a shopper does, on the real ReDial catalog's 400 most mentioned movies with the
+conversation interest model fitted on the real train dialogues (default weights: seconds).
+
+Each expectation is a fact of the catalog (titles, stars) or of what the shopper said, never the agent's own
+output copied back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from agent import Settings, build_agent
+from evals.lib.dialogues import redial_train
+from retrieval.catalogs import redial_items
+from training.dialogue_interest import DialogueRecord, fit_dialogue_interest
+
+N_MOVIES = 400
+
+
+@pytest.fixture(scope="module")
+def agent(data_dir: Path, embedder, tmp_path_factory):
+    from tests.conftest import _index_from
+
+    train = redial_train(data_dir)
+    counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
+    by_id = {it.item_id: it for it in redial_items(data_dir)}
+    items = [by_id[m] for m, _ in counts.most_common() if m in by_id][:N_MOVIES]
+    twins = duplicate_entries(list(by_id.values()), counts)
+    items += [t for t in twins if t not in items]
+    records = [DialogueRecord(tuple((u.speaker == "recommender", u.text, u.movies) for u in d.utterances),
+                              d.recommender) for d in train]
+    folder = tmp_path_factory.mktemp("movie-talk")
+    index = _index_from(items, folder / "chroma", embedder, "movies")
+    model = fit_dialogue_interest(items, index.embeddings, records, data_dir, embedder.encode, tune=False,
+                                  log=lambda m: None)
+    model.save(folder / "model")
+    settings = Settings(llm_backend="none", mode="guided", collection="movies", interest_checkpoint=folder / "model")
+    return build_agent(settings, index=index, llm=None)
+
+
+def duplicate_entries(movies: list, counts: Counter) -> list:
+    """The most mentioned film the catalog holds twice: once with its year in the title, once without."""
+    by_name: dict[str, list] = {}
+    for it in movies:
+        by_name.setdefault(plain_title(it.title).lower(), []).append(it)
+    pairs = [v for v in by_name.values() if len(v) == 2 and sum(plain_title(t.title) == t.title for t in v) == 1]
+    return max(pairs, key=lambda v: sum(counts[t.item_id] for t in v))
+
+
+def plain_title(title: str) -> str:
+    return re.sub(r"\s*\(\d{4}\)\s*$", "", title).strip()
+
+
+def two_word_titles(agent, n: int) -> list:
+    """Catalog movies whose title (year left off) has two or more words and is unique in the catalog."""
+    names = Counter(plain_title(it.title).lower() for it in agent.index.items)
+    return [it for it in agent.index.items if len(plain_title(it.title).split()) >= 2
+            and names[plain_title(it.title).lower()] == 1 and not re.search(r"[:&]", it.title)][:n]
+
+
+def test_two_loved_titles_are_both_liked_and_neither_comes_back(agent):
+    a, b = two_word_titles(agent, 2)
+    session = agent.new_session()
+    turn = agent.reply(session, f"I loved {plain_title(a.title)} and {plain_title(b.title)}, what else?")
+    assert {a.item_id, b.item_id} <= set(session.state.liked)
+    shown = {p.item.item_id for p in turn.picks}
+    assert turn.picks and not shown & {a.item_id, b.item_id}
+
+
+def test_not_the_first_one_and_already_seen_the_second(agent):
+    session = agent.new_session()
+    first = agent.reply(session, "something funny for a family movie night")
+    assert len(first.picks) >= 3
+    gone = first.picks[0].item.item_id
+    turn = agent.reply(session, "not the first one")
+    assert gone in session.state.rejected and "not that one" in turn.text.lower()
+    assert len(turn.picks) >= 2 and gone not in {p.item.item_id for p in turn.picks}
+    seen = turn.picks[1].item.item_id  # "the second one" is the second of the picks now on screen
+    agent.reply(session, "I've already seen the second one")
+    assert seen in session.state.owned
+    later = agent.reply(session, "show me more")
+    assert not {gone, seen} & {p.item.item_id for p in later.picks}
+
+
+def test_a_film_liked_under_one_of_its_duplicate_entries_is_not_shown_under_the_other(agent, data_dir):
+    train = redial_train(data_dir)
+    counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
+    twins = duplicate_entries(agent.index.items, counts)
+    session = agent.new_session()
+    turn = agent.reply(session, f"I loved {plain_title(twins[0].title)}, what else?")
+    assert turn.picks and not {t.item_id for t in twins} & {p.item.item_id for p in turn.picks}
+
+
+def test_a_person_named_shows_their_films_at_once(agent):
+    stars = Counter(p.strip() for it in agent.index.items for p in it.attributes.get("stars", "").split(",")
+                    if p.strip())
+    star, films = stars.most_common(1)[0]
+    assert films >= 5
+    session = agent.new_session()
+    turn = agent.reply(session, f"anything with {star}?")
+    assert turn.question is None and len(turn.picks) >= 3  # no "what kind of ..." first
+    theirs = [p for p in turn.picks if star in p.item.attributes.get("stars", "") + p.item.attributes.get(
+        "director", "")]
+    assert len(theirs) >= 3
+    assert not any(f"not {star}" in p.reason for p in theirs)  # starring counts: no "its director is not ..."
+    later = agent.reply(session, f"any more with {star}?")  # with their films on screen: still a request
+    assert later.picks and {p.item.item_id for p in later.picks}.isdisjoint({p.item.item_id for p in turn.picks})
+    horror = agent.reply(session, "actually I like horror movies")  # the star no longer steers the picks
+    kept = [p for p in horror.picks if not p.explore]
+    assert sum("Horror" in p.item.attributes.get("genre", "") for p in kept) >= len(kept) - 1 >= 2
+
+
+def test_something_like_a_named_film_shows_its_neighbours_not_itself(agent, data_dir):
+    train = redial_train(data_dir)
+    counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
+    twins = duplicate_entries(agent.index.items, counts)
+    session = agent.new_session()
+    turn = agent.reply(session, f"something like {plain_title(twins[1].title)}")
+    assert turn.picks and not {t.item_id for t in twins} & {p.item.item_id for p in turn.picks}
+    assert {t.item_id for t in twins} <= set(session.state.liked)
+
+
+def test_a_question_the_record_cannot_answer_offers_what_a_movie_record_holds(agent):
+    session = agent.new_session()
+    turn = agent.reply(session, "a good heist movie")
+    assert turn.picks
+    answer = agent.reply(session, "would the first one suit a rainy sunday?").text
+    assert "price" not in answer.lower()  # movies have none
+    offered = [k.replace("_", " ") for k in turn.picks[0].item.attributes][:3]
+    assert "doesn't say" not in answer or any(k in answer for k in offered)
