@@ -158,6 +158,7 @@ class Reading:
     language: str = ""  # the language code of an unreadable message
     feedback: str = ""  # like | reject | owned
     act_scores: dict[str, float] = field(default_factory=dict)  # the classifier's probabilities, when it ran
+    nothing_shown: bool = False  # it points at picks ("the first two") before any were shown
 
 
 def language_of(text: str) -> str:
@@ -199,11 +200,15 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     st = session.state
     code = language_of(text)
     options, pending = st.pending_options, st.pending_question
-    if re.match(r"\W*(is|are|does|do|has|can|how|what)\b.*\b(first|second|third|1st|2nd|3rd|last)\b", text.lower()) and \
-            not last_picks(session):  # "is the first one waterproof?" before any pick: a need, not option one
+    points = re.match(r"\W*(is|are|does|do|has|can|how|what|whats|what's|which)\b.*\b(first|second|third|1st|2nd|3rd|"
+                      r"last|both|these|those)\b", text.lower())
+    if points and not last_picks(session):  # "is the first one waterproof?" before any pick: a need, not option one
         options, pending = [], ""
     update = parse_message(text, ctx.vocab, options, pending)
     reading = Reading(update, act_scores=scores or {})
+    reading.nothing_shown = bool(points) and not st.shown and (not st.pending_question or bool(COMPARE.search(
+        text.lower()) or re.search(r"\bdiff", text.lower())))  # "whats the diffrence between the first two?"
+    # while a question waits is no answer to it
     if code:
         reading.act, reading.language = "unreadable", code
         return reading

@@ -110,6 +110,8 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             update.preferences = [p for p in update.preferences if p.attribute in ("max_price", "min_price")]
             update.query = ""
     like = _more_like(ctx, session, reading)
+    if reading.nothing_shown:  # "what's the difference between the first two?" before any pick: show some
+        update.intents.add("show_now")
     if like and reading.how == "catalog":  # "something like Coco": Coco is what the shopper likes, too
         for item in reading.items:
             record_feedback(ctx, session, item.item_id, "like")
@@ -183,6 +185,8 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         return _blocked(ctx, st, box, prefix)
     st.focus = []
     lead = prefix + ("Thanks! " if reading.social == "thanks" else "")
+    if reading.nothing_shown:
+        lead += "I haven't shown you anything yet. "
     if reading.handoff:
         lead += HANDOFF_TEXT.format(topic=_topic(text)) + " Meanwhile: "
     turn = Turn("assistant", lead + intro(ctx, st, picks, box.notes + notes, topic_change), picks,

@@ -190,7 +190,8 @@ def best_question(state: DialogueState, candidates: list[ScoredItem], vocab: Voc
         if len(top) > 1:
             text = f"What kind of {_noun(candidates)} are you after: {_join(top)}?"
             options.append(Question("category", text, top, _entropy(dist) * 1.2))  # the most useful first split
-    if "price" not in state.asked and vocab.has_prices and c.max_price is None and c.min_price is None:
+    if "price" not in state.asked and vocab.has_prices and c.max_price is None and c.min_price is None and \
+            not c.price_band:  # "nothing too pricey" is an answer already
         priced = [(s.item.price, w) for s, w in zip(candidates, weights) if s.item.price is not None]
         if len(priced) >= 6:
             lo, hi = np.percentile([p for p, _ in priced], [33, 67])

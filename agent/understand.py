@@ -71,7 +71,8 @@ _REJECT = re.compile(r"\b((don'?t|do not) (like|want|need)|not (a fan|interested
                      r"hate|no to|remove|reject|nope|dislike|^\s*not the)\b", re.I)
 _OWNED = re.compile(r"\b(already (have|own|got|bought)|i own|i have (that|this|the))\b", re.I)
 _CHEAP = re.compile(r"\b(cheap(er|est)?|inexpensive|affordable|budget[- ]friendly|low[- ]cost|bargain|economical|"
-                    r"(nothing|not too|not) (pricey|expensive))\b", re.I)
+                    r"(nothing|not|isn'?t|is not)( too| very| that| so| overly)? (pricey|pricy|expensive|costly)|"
+                    r"(don'?t|do not|doesn'?t) (want to )?(spend|break the bank))\b", re.I)
 _PREMIUM = re.compile(r"\b(premium|high[- ]end|top[- ]of[- ]the[- ]line|luxury|best quality|pricier|expensive one)\b", re.I)
 
 

@@ -225,8 +225,8 @@ class Speller:
 
     def correct_word(self, word: str) -> str:
         """The word, or its correction when it is unknown and one candidate is close enough."""
-        if len(word) < 4 or word in self.known or not word.isalpha():
-            return word
+        if len(word) < 4 or word in self.known or not word.isalpha() or self._inflected(word, ("ing", "ed", "y")):
+            return word  # "grilling" is grill + ing, not a typo of "drilling"; "pricy" is price + y
         budget = 2 if len(word) >= 8 else 1
         found: dict[str, int] = {}
         for variant in _deletions(word, budget):
@@ -241,11 +241,13 @@ class Speller:
             return word  # "lightest" is a word, not a typo of "lights"
         return best
 
-    def _inflected(self, word: str) -> bool:
-        """"lightest", "quieter", "folding": a known word with an English ending is not a typo."""
-        for suffix in ("est", "er", "ing", "ed", "ly", "es", "s", "iest", "ier"):
+    def _inflected(self, word: str, suffixes: tuple[str, ...] = ("est", "er", "ing", "ed", "ly", "es", "s", "iest",
+                                                                  "ier")) -> bool:
+        """"lightest", "quieter", "folding", "grilling": a known word with an English ending is not a typo."""
+        for suffix in suffixes:
             base = word[:-len(suffix)] if word.endswith(suffix) else ""
-            if len(base) >= 3 and (base in self.known or base + "e" in self.known or base[:-1] in self.known
+            doubled = len(base) >= 4 and base[-1] == base[-2] and base[:-1] in self.known  # "shopping"
+            if len(base) >= 3 and (base in self.known or base + "e" in self.known or doubled
                                    or base + "y" in self.known):
                 return True
         return False

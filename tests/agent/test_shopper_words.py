@@ -1,0 +1,45 @@
+"""A shopper's own words on the demo catalog: a hobby the speller must not turn into a product ("grilling" is no
+typo of "drilling"), a budget said without a number, and a question about picks before any were shown.
+
+Found by talking to `convrec demo` in the browser; expectations are facts of the catalog (departments, prices).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import Settings, build_agent
+from agent.policy import constraints_of
+from agent.understand import normalise
+from retrieval.vocabulary import speller
+
+
+@pytest.fixture(scope="module")
+def agent(demo_index):
+    return build_agent(Settings(llm_backend="none", mode="guided"), index=demo_index, llm=None)
+
+
+def test_inflected_english_words_are_not_typos_of_catalog_words(demo_index):
+    spell = speller(demo_index)
+    assert any("drilling" in i.text().lower() or "drill" in i.title.lower() for i in demo_index.items)
+    assert spell.correct_word("grilling") == "grilling"  # grill + ing, though "drilling" is one edit away
+    assert spell.correct_word("pricy") == "pricy"  # price + y
+    assert normalise("cordles dril", spell) == "cordless drill"  # typos of catalog words are still fixed
+
+
+def test_a_budget_said_without_a_number_is_not_asked_again(agent):
+    session = agent.new_session()
+    turn = agent.reply(session, "hi, i need a gift for my dad, he loves grilling, nothing too pricy")
+    assert constraints_of(session.state).price_band == "low"
+    assert turn.question is None or "budget" not in turn.text.lower()
+    picks = turn.picks or agent.reply(session, "just show me something").picks
+    assert not any("Drill" in p.item.category for p in picks)  # no drills for a grilling dad
+
+
+def test_asking_about_the_first_two_before_any_pick_shows_picks(agent):
+    session = agent.new_session()
+    agent.reply(session, "something for camping")
+    turn = agent.reply(session, "whats the diffrence between the first two?")
+    assert turn.picks and "haven't shown you anything yet" in turn.text
+    later = agent.reply(session, "what's the difference between the first two?")
+    assert "haven't shown" not in later.text  # now there are picks to compare
