@@ -22,14 +22,24 @@ N_MOVIES = 400
 
 
 @pytest.fixture(scope="module")
-def agent(data_dir: Path, embedder, tmp_path_factory):
+def train(data_dir: Path):
+    return redial_train(data_dir)
+
+
+@pytest.fixture(scope="module")
+def twins(train, data_dir: Path) -> list:
+    """The most mentioned film the ReDial catalog holds twice (with and without its year), both entries."""
+    counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
+    return duplicate_entries(redial_items(data_dir), counts)
+
+
+@pytest.fixture(scope="module")
+def agent(train, twins, data_dir: Path, embedder, tmp_path_factory):
     from tests.conftest import _index_from
 
-    train = redial_train(data_dir)
     counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
     by_id = {it.item_id: it for it in redial_items(data_dir)}
     items = [by_id[m] for m, _ in counts.most_common() if m in by_id][:N_MOVIES]
-    twins = duplicate_entries(list(by_id.values()), counts)
     items += [t for t in twins if t not in items]
     records = [DialogueRecord(tuple((u.speaker == "recommender", u.text, u.movies) for u in d.utterances),
                               d.recommender) for d in train]
@@ -86,10 +96,7 @@ def test_not_the_first_one_and_already_seen_the_second(agent):
     assert not {gone, seen} & {p.item.item_id for p in later.picks}
 
 
-def test_a_film_liked_under_one_of_its_duplicate_entries_is_not_shown_under_the_other(agent, data_dir):
-    train = redial_train(data_dir)
-    counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
-    twins = duplicate_entries(agent.index.items, counts)
+def test_a_film_liked_under_one_of_its_duplicate_entries_is_not_shown_under_the_other(agent, twins):
     session = agent.new_session()
     turn = agent.reply(session, f"I loved {plain_title(twins[0].title)}, what else?")
     assert turn.picks and not {t.item_id for t in twins} & {p.item.item_id for p in turn.picks}
@@ -114,10 +121,7 @@ def test_a_person_named_shows_their_films_at_once(agent):
     assert sum("Horror" in p.item.attributes.get("genre", "") for p in kept) >= len(kept) - 1 >= 2
 
 
-def test_something_like_a_named_film_shows_its_neighbours_not_itself(agent, data_dir):
-    train = redial_train(data_dir)
-    counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
-    twins = duplicate_entries(agent.index.items, counts)
+def test_something_like_a_named_film_shows_its_neighbours_not_itself(agent, twins):
     session = agent.new_session()
     turn = agent.reply(session, f"something like {plain_title(twins[1].title)}")
     assert turn.picks and not {t.item_id for t in twins} & {p.item.item_id for p in turn.picks}
