@@ -282,9 +282,13 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
             critique[0] == "price" and not needs:
         reading.act, reading.asked = "ask_item", Asked("price")  # "is this cheaper?": its price, said plainly
         return reading
-    if critique and (on_screen or items) and not (question and items and not update.query and _asks_value(low)):
+    moved_on = kinds_said(needs) and on_screen and not items and not any(_has(i, needs) for i in on_screen)
+    if critique and (on_screen or items) and not (question and items and not update.query and _asks_value(low)) \
+            and not moved_on:  # "a speaker, not too expensive" after stoves: a budget for speakers, not "cheaper"
         reading.act, (reading.key, reading.way) = "critique", critique
         return reading
+    if critique and not on_screen and not question and st.pending_question:  # "cheaper" while a question waits:
+        update.intents.add("show_now")  # no answer to it, a wish to see (lower-priced) picks now
     if (feedback or (update.feedback and update.ordinal is not None and items)) and (items or update.feedback) \
             and not question:  # "not the first one" is about that pick, as "the third one is not for me" is
         reading.act, reading.feedback = "feedback", update.feedback or feedback

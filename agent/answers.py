@@ -246,11 +246,32 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
     return f"The listing for the {name} doesn't say. I can tell you {facts} or what its description says."
 
 
+# Words for how a story feels -> the genre words that mean it ("is it scary?" asks whether it is horror).
+MOOD_GENRES: dict[str, tuple[str, ...]] = {
+    "scary": ("horror", "thriller"), "scare": ("horror", "thriller"), "creepy": ("horror",),
+    "frightening": ("horror", "thriller"), "spooky": ("horror",), "terrifying": ("horror",),
+    "funny": ("comedy",), "hilarious": ("comedy",), "silly": ("comedy",),
+    "romantic": ("romance",), "animated": ("animation",), "cartoon": ("animation",),
+    "suspenseful": ("thriller", "mystery"), "violent": ("crime", "war", "horror", "action"),
+}
+
+
 def _value_mentioned(item: Item, question: str, index: CatalogIndex) -> str | None:
     """A yes/no question naming a word of a long attribute value ("is it romance?" against a genre list): yes when
-    the item's value has it, no (with its value) when other items' values of that key do."""
+    the item's value has it, no (with its value) when other items' values of that key do. A mood word stands for
+    the genres that mean it ("is it scary?": horror or thriller) where the record lists genres."""
+    if not QUESTION_YES_NO.search(question.lower()):
+        return None
+    moods = [m for t in tokens(question) for m in MOOD_GENRES.get(t.lower(), ())]
+    genre_key = next((k for k in item.attributes if k.lower() == "genre"), None)
+    if moods and genre_key:
+        name, value = name_of(item), item.attributes[genre_key]
+        has = [g for g in dict.fromkeys(moods) if g in set(stems(value)) | {t.lower() for t in tokens(value)}]
+        if has:
+            return f"Yes, the {name} is {' and '.join(has)}: its genre is {value}."
+        return f"Probably not: the {name}'s genre is {value}, not {' or '.join(dict.fromkeys(moods))}."
     words = {stem(t) for t in tokens(question) if t not in QUESTION_STOP and len(t) > 3}
-    if not words or not QUESTION_YES_NO.search(question.lower()):
+    if not words:
         return None
     name = name_of(item)
     for key, value in item.attributes.items():

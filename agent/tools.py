@@ -231,6 +231,8 @@ class ToolBox:
                 order = np.argsort(np.argsort(np.nan_to_num(prices, nan=np.nanmax(prices))))
                 pct = order / max(len(order) - 1, 1)
                 rel += BAND_WEIGHT * ((1 - pct) if c.price_band == "low" else pct)
+                # "not too expensive": the upper half of the prices is a last resort, not a pick among others
+                rel -= BAND_WEIGHT * ((pct > 0.5) if c.price_band == "low" else (pct < 0.5))
         order = np.argsort(-rel, kind="stable")
         return [ScoredItem(hits[o].item, float(rel[o]), hits[o].vector_score, hits[o].lexical_score) for o in order]
 

@@ -136,3 +136,16 @@ def test_a_question_the_record_cannot_answer_offers_what_a_movie_record_holds(ag
     assert "price" not in answer.lower()  # movies have none
     offered = [k.replace("_", " ") for k in turn.picks[0].item.attributes][:3]
     assert "doesn't say" not in answer or any(k in answer for k in offered)
+
+
+@pytest.mark.parametrize("request_", ["a movie for a cozy night in", "a horror movie please"])
+def test_is_it_scary_is_answered_from_the_picks_genres(agent, request_):
+    session = agent.new_session()
+    turn = agent.reply(session, request_)
+    assert len(turn.picks) >= 2
+    for n, word in ((1, "first"), (2, "second")):
+        genre = turn.picks[n - 1].item.attributes.get("genre", "")
+        answer = agent.reply(session, f"is the {word} one scary?").text
+        scary = bool(re.search(r"horror|thriller", genre, re.IGNORECASE))
+        assert answer.startswith("Yes") == scary, (genre, answer)
+        assert genre in answer and "price" not in answer.lower()

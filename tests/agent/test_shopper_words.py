@@ -6,6 +6,7 @@ Found by talking to `convrec demo` in the browser; expectations are facts of the
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from agent import Settings, build_agent
@@ -43,3 +44,28 @@ def test_asking_about_the_first_two_before_any_pick_shows_picks(agent):
     assert turn.picks and "haven't shown you anything yet" in turn.text
     later = agent.reply(session, "what's the difference between the first two?")
     assert "haven't shown" not in later.text  # now there are picks to compare
+
+
+def _price_at(index, leaf: str, q: float = 50) -> float:
+    return float(np.percentile([i.price for i in index.items if i.category_path and i.category_path[-1] == leaf
+                                and i.price is not None], q))
+
+
+def test_cheaper_while_a_question_waits_shows_lower_priced_picks(agent, demo_index):
+    session = agent.new_session()
+    agent.reply(session, "hi, i need a gift for my dad, he loves grilling")
+    turn = agent.reply(session, "cheaper")
+    assert turn.picks, turn.text  # a wish to see cheaper things, not another question
+    for p in turn.picks:
+        assert p.item.price <= _price_at(demo_index, p.item.category_path[-1]), p.item.title
+
+
+def test_not_too_expensive_keeps_to_the_lower_third_of_the_prices(agent, demo_index):
+    session = agent.new_session()
+    agent.reply(session, "hi, i need a gift for my dad, he loves grilling, nothing too pricy")
+    agent.reply(session, "cheaper")
+    turn = agent.reply(session, "actually a wireless speaker for my sister, not too expensive")
+    picks = turn.picks or agent.reply(session, "just show me some").picks
+    speakers = [p for p in picks if p.item.category_path[-1] == "Speakers"]
+    assert len(speakers) >= 3
+    assert all(p.item.price <= _price_at(demo_index, "Speakers", 100 / 3) for p in speakers)
