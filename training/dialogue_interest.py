@@ -348,13 +348,15 @@ def fit_dialogue_interest(items: Sequence[Item], vectors: np.ndarray, records: S
         meta["folds"] = "by recommender" if all(r.group for r in records) else "random"
         tuning: list[tuple[dict[str, np.ndarray], np.ndarray, list[int]]] = []
         known = {it.item_id for it in items}
+        folds: list[tuple[DialogueInterest, list[ContextTurn]]] = []
         for fold in (0, 1):
             fold_meta = {"year_prior": year_prior(halves[1 - fold], {it.item_id: y for it, y in zip(items, years)})}
             model = DialogueInterest(fit_movie_prior(infos, _fit_input(halves[1 - fold]), cf=cf), vectors, years,
                                      fold_meta, None, rated, None, recommended_counts(halves[1 - fold], items),
                                      *learned_signals(halves[1 - fold], items, embed))
-            turns = [t for r in halves[fold] for t in context_turns(r, known)]
-            turns = rng.sample(turns, min(TUNE_TURNS, len(turns)))
+            every = [t for r in halves[fold] for t in context_turns(r, known)]
+            folds.append((model, every))
+            turns = rng.sample(every, min(TUNE_TURNS, len(every)))
             said_vecs = embed([t.said[:2000] or "movie" for t in turns])
             for turn, vec in zip(turns, said_vecs):
                 sig = model.signals(turn.mentioned, turn.said, vec)
@@ -364,8 +366,10 @@ def fit_dialogue_interest(items: Sequence[Item], vectors: np.ndarray, records: S
             log(f"  tuning fold {fold}: {len(turns)} held-out train turns")
         weights, extra, score = tune_all(tuning)
         meta.update(tuned_recall_sum=round(score, 4), tuning_turns=len(tuning))
+        del tuning  # the re-ranker reads every held-out turn's shortlist, not the full signals of a sample
         if rerank:
-            reranker, info = train_reranker(tuning, {**weights.as_dict(), **extra.as_dict()}, seed, log)
+            lists = shortlists(folds, {**weights.as_dict(), **extra.as_dict()}, embed)
+            reranker, info = train_reranker(lists, seed, log)
             meta.update(reranker=info, features=list(FEATURES))
     prior = fit_movie_prior(infos, _fit_input(records), cf=cf)
     prior.weights = weights
@@ -420,23 +424,29 @@ def recommended_counts(records: Iterable[DialogueRecord], items: Sequence[Item])
     return _scaled(np.log1p(counts))
 
 
-def train_reranker(tuning: list[tuple[dict[str, np.ndarray], np.ndarray, list[int]]], weights: dict[str, float],
-                   seed: int, log: Callable[[str], None]) -> tuple[Reranker | None, dict]:
-    """The listwise re-ranker on the tuning turns' shortlists; kept only when it beats the linear order on the
-    held-out fifth of them (Recall@1 + @10 + @50)."""
+def shortlists(folds: Sequence[tuple[DialogueInterest, Sequence[ContextTurn]]], weights: dict[str, float],
+               embed: Callable[[list[str]], np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
+    """Every held-out turn as (features of its linear shortlist, positions of its targets there): each fold's turns
+    scored by the model fitted on the other fold, the linear mix with the tuned `weights`."""
     lists = []
-    for sig, mask, targets in tuning:
-        linear = sum(w * sig[name] for name, w in weights.items() if w and name in sig)
-        masked = np.where(mask, -np.inf, linear)
-        k = min(SHORTLIST, len(masked))
-        rows = np.argpartition(-masked, k - 1)[:k]
-        rows = rows[np.argsort(-masked[rows], kind="stable")]
-        where = {int(r): n for n, r in enumerate(rows)}
-        said_words = float(sig["text"].max() > 0)
-        context = [float(min(mask.sum(), 10)), float(sig["genre"].max() > 0), float(sig["person"].max() > 0),
-                   said_words]
-        lists.append((shortlist_features(sig, FEATURES, linear, rows, context), [where[t] for t in targets
-                                                                                 if t in where]))
+    for model, turns in folds:
+        said_vecs = embed([t.said[:2000] or "movie" for t in turns])
+        for turn, vec in zip(turns, said_vecs):
+            sig = model.signals(turn.mentioned, turn.said, vec)
+            linear = sum(w * sig[name] for name, w in weights.items() if w and name in sig)
+            mentioned = [model.index[m] for m in turn.mentioned if m in model.index]
+            rows, _ = model.shortlist(sig, linear, mentioned, turn.said, len(mentioned))
+            where = {int(r): n for n, r in enumerate(rows)}
+            context = model.context_shape(sig, turn.said, len(mentioned))
+            lists.append((shortlist_features(sig, FEATURES, linear, rows, context),
+                          [where[model.index[m]] for m in turn.targets if model.index[m] in where]))
+    return lists
+
+
+def train_reranker(lists: list[tuple[np.ndarray, list[int]]], seed: int,
+                   log: Callable[[str], None]) -> tuple[Reranker | None, dict]:
+    """The listwise re-ranker on the held-out turns' shortlists; kept only when it beats the linear order on the
+    held-out fifth of them (Recall@1 + @10 + @50)."""
     reranker, info = fit_reranker(lists, seed=seed, log=log)
     gain = sum(info["held_out_after"].values()) - sum(info["held_out_before"].values())
     info["kept"] = gain > 0

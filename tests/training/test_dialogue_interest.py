@@ -165,3 +165,21 @@ def pop_agent_is_centroid(settings, index, tmp_path) -> bool:
     """Without a checkpoint the same catalog falls back to the embedding centroid (and says so)."""
     agent = build_agent(replace(settings, interest_checkpoint=tmp_path / "none"), index=index, llm=None)
     return agent.describe()["interest"] == "centroid"
+
+
+def test_tuning_trains_the_reranker_on_every_held_out_turn(movies, data_dir, embedder):
+    """Cross-fitting: each half's turns are scored by a model fitted on the other half; the weights are tuned on a
+    sample of them, the re-ranker on all of them (counted here from the dialogues themselves)."""
+    items, vectors, records = movies
+    part = records[:300]
+    fitted = fit_dialogue_interest(items, vectors, part, data_dir, embedder.encode, tune=True, log=lambda m: None)
+    known = {it.item_id for it in items}
+    turns = sum(1 for r in part for _ in context_turns(r, known))
+    info = fitted.meta["reranker"]
+    assert info["train_lists"] + info["held_lists"] == turns  # a 400-movie catalog: every target is shortlisted
+    assert fitted.meta["tuning_turns"] == turns  # fewer than TUNE_TURNS per half: the sample is all of them
+    before, after = info["held_out_before"], info["held_out_after"]
+    assert (fitted.reranker is not None) == (sum(after.values()) > sum(before.values()))
+    fitted._embedder = embedder
+    scores = fitted.score_all([], "a funny animated movie for kids")
+    assert np.isfinite(scores).all() and len(scores) == len(items)
