@@ -84,6 +84,10 @@ def name_of(item: Item) -> str:
     return " ".join(words[:6]) + ("..." if len(words) > 6 else "")
 
 
+# How to say that a listing lacks a key that reads badly after "its" ("doesn't say its sleeps").
+UNSAID = {"sleeps": "how many people it is for", "seats": "how many it seats", "capacity": "its capacity"}
+
+
 def _phrase(key: str) -> str:
     return key.replace("_", " ").lower()
 
@@ -233,7 +237,7 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
         quoted = best_sentence(item, f"{_phrase(key)} {question}", index)
         if quoted:
             return quote(item, name, quoted, question)
-        what = f"whether it is {asked.value}" if asked.value else f"its {_phrase(key)}"
+        what = f"whether it is {asked.value}" if asked.value else UNSAID.get(key, f"its {_phrase(key)}")
         return f"The listing for the {name} doesn't say {what}."
     found = _value_mentioned(item, question, index)
     if found:

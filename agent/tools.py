@@ -49,6 +49,30 @@ NUMERIC_KEYS = {  # a critique's dimension -> the attribute keys that measure it
 }
 
 
+
+def _price_ranks(hits: list[ScoredItem]) -> np.ndarray | None:
+    """Each hit's price rank, 0 (cheapest) .. 1: the mean of its rank among all hits and among the hits of its own
+    kind (leaf category, when there are a few of them). A speaker is cheap or dear against speakers too, not only
+    against the stoves still in the pool; a $179 speaker is no cheap pick among $35 stoves either. None when no
+    hit has a price."""
+    prices = np.array([s.item.price if s.item.price is not None else np.nan for s in hits])
+    if not np.isfinite(prices).any():
+        return None
+    filled = np.nan_to_num(prices, nan=np.nanmax(prices))
+
+    def ranks(rows: np.ndarray) -> np.ndarray:
+        return np.argsort(np.argsort(filled[rows], kind="stable"), kind="stable") / max(len(rows) - 1, 1)
+
+    overall = ranks(np.arange(len(hits)))
+    pct = overall.copy()
+    kinds: dict[str, list[int]] = {}
+    for i, s in enumerate(hits):
+        kinds.setdefault(s.item.category_path[-1] if s.item.category_path else "", []).append(i)
+    for rows in kinds.values():
+        if len(rows) >= 5:
+            pct[rows] = (overall[rows] + ranks(np.array(rows))) / 2
+    return pct
+
 class ToolBox:
     """Tools bound to one session: the candidate buffer, ids seen in tool results, the final picks."""
 
@@ -226,10 +250,8 @@ class ToolBox:
         if different and last:
             rel -= DIFFERENT_WEIGHT * np.clip((vecs @ self.index.embeddings[last].T).max(axis=1), 0, None)
         if c.price_band:
-            prices = np.array([s.item.price if s.item.price is not None else np.nan for s in hits])
-            if np.isfinite(prices).any():
-                order = np.argsort(np.argsort(np.nan_to_num(prices, nan=np.nanmax(prices))))
-                pct = order / max(len(order) - 1, 1)
+            pct = _price_ranks(hits)
+            if pct is not None:
                 rel += BAND_WEIGHT * ((1 - pct) if c.price_band == "low" else pct)
                 # "not too expensive": the upper half of the prices is a last resort, not a pick among others
                 rel -= BAND_WEIGHT * ((pct > 0.5) if c.price_band == "low" else (pct < 0.5))

@@ -69,3 +69,13 @@ def test_not_too_expensive_keeps_to_the_lower_third_of_the_prices(agent, demo_in
     speakers = [p for p in picks if p.item.category_path[-1] == "Speakers"]
     assert len(speakers) >= 3
     assert all(p.item.price <= _price_at(demo_index, "Speakers", 100 / 3) for p in speakers)
+
+
+def test_a_listing_without_the_asked_fact_says_so_in_plain_words(agent):
+    session = agent.new_session()
+    turn = agent.reply(session, "a camping stove please")
+    picks = turn.picks or agent.reply(session, "just show me some").picks
+    first = picks[0].item
+    assert "sleeps" not in {k.lower() for k in first.attributes}  # a stove lists no number of people
+    answer = agent.reply(session, "is the first one good for two people?").text
+    assert "doesn't say how many people it is for" in answer and "its sleeps" not in answer
