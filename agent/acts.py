@@ -34,6 +34,7 @@ from agent.state import Session
 from agent.understand import MORE_LIKE, Update, parse_message
 from agent.policy import PERSON_KEYS
 from retrieval.items import Item
+from retrieval.search import title_key
 from retrieval.vocabulary import FUNCTION_WORDS
 
 QUESTION = re.compile(r"\?|^\W*((ok|okay|so|and|hmm+|well|also|then|but|oh|right|cool)\W+)*(is|are|does|do|did|can|"
@@ -110,7 +111,7 @@ FEEDBACK = {
                         r"i'?ve (seen|watched|read) (it|that|this|the)|(seen|watched|read) (it|that|this|that one) already)\b"),
     "reject": re.compile(r"\b(not for me|(don'?t|do not) (like|want|need)|not (a fan|interested)|no good|hate|dislike|"
                          r"nope|not (that|this) one|remove|reject|no to)\b"),
-    "like": re.compile(r"\b(i (really )?(like|love|liked|loved|enjoyed)|looks (good|great|nice)|"
+    "like": re.compile(r"\b((i|we|my \w+|our \w+) (really |both |all )?(like|love|liked|loved|enjoyed|adored)|looks (good|great|nice)|"
                        r"(that|this)'?s? (nice|great|perfect)|"
                        r"sounds (good|great)|i'?ll take|i want (that|this) one)\b"),
 }
@@ -222,6 +223,8 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         names = capitalised(text)  # "I loved it, what else?" names no "What If" either; "I loved Up" does
         items = [i for i in items if i.item_id in named or not _ordinary_name(i) or set(_name_words(i)) & names]
         how = how if items else ""
+    if how == "catalog" and len(items) > 1:
+        items = _likeliest_entries(ctx, items, text)
     reading.items, reading.how = items, how
     if how == "catalog" and MORE_LIKE.search(low):  # "something like Coco": Coco's neighbours, not Coco
         update.intents.add("more_like")
@@ -381,6 +384,30 @@ def _est(low: str, ctx: Context) -> tuple[str, str] | None:
 
 
 _TITLE = re.compile(r"(?<!^)(?<![.!?] )\b((?:[A-Z][\w'’-]+|[A-Z]\d*)(?:\s+(?:of|the|and|in|on|for|a)?\s*[A-Z][\w'’-]+)+)")
+
+
+def _likeliest_entries(ctx: Context, items: list[Item], text: str) -> list[Item]:
+    """One film per name said: of entries sharing a name but not a year ("Frozen (2007)", "Frozen (2013)"), the one
+    the interest model expects most from the message itself ("my kids loved Frozen": the animated one), with an
+    entry of that name that has no year; others are kept as they are."""
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        groups.setdefault(title_key(item.title)[0], []).append(item)
+    if all(len({title_key(i.title)[1] for i in g} - {""}) <= 1 for g in groups.values()):
+        return items
+    scores = ctx.interest.scores([i.item_id for i in items], [], said=text)
+    if scores is None:
+        return items
+    score = dict(zip([i.item_id for i in items], scores))
+    keep: set[str] = set()
+    for group in groups.values():
+        years = {title_key(i.title)[1] for i in group} - {""}
+        if len(years) <= 1:
+            keep |= {i.item_id for i in group}
+            continue
+        best = max((i for i in group if title_key(i.title)[1]), key=lambda i: score[i.item_id])
+        keep |= {i.item_id for i in group if title_key(i.title)[1] in ("", title_key(best.title)[1])}
+    return [i for i in items if i.item_id in keep]
 
 
 def _ordinary_name(item: Item) -> bool:

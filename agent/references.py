@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from agent.state import Pick, Session
 from retrieval.items import Item
-from retrieval.search import CatalogIndex
+from retrieval.search import CatalogIndex, title_key
 from retrieval.vocabulary import stems, tokens
 
 _NUM = {"first": 0, "1st": 0, "one": 0, "second": 1, "2nd": 1, "two": 1, "third": 2, "3rd": 2, "three": 2,
@@ -133,7 +133,13 @@ def by_catalog_name(low: str, index: CatalogIndex, text: str = "") -> list[Item]
     for found in (by_model, by_title, by_author):
         if 1 <= len(found) <= 3:
             return index.get_items(found)
+        if found is by_title and by_title and len({_key(index, i) for i in by_title}) <= 3:
+            return index.get_items(by_title)  # "Frozen and Moana": two names, each held under more than one entry
     return []
+
+
+def _key(index: CatalogIndex, item_id: str) -> str:
+    return title_key(index.items[index.position[item_id]].title)[0]
 
 
 def resolve(low: str, session: Session, ordinal: int | None, items_by_id: dict[str, Item],

@@ -34,13 +34,28 @@ def twins(train, data_dir: Path) -> list:
 
 
 @pytest.fixture(scope="module")
-def agent(train, twins, data_dir: Path, embedder, tmp_path_factory):
+def namesakes(train, data_dir: Path) -> tuple:
+    """(the most mentioned film whose name other catalog films of other years share, those films)."""
+    counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
+    movies = redial_items(data_dir)
+    by_name: dict[str, list] = {}
+    for it in movies:
+        by_name.setdefault(plain_title(it.title).lower(), []).append(it)
+    shared = [v for v in by_name.values() if len({re.search(r"\((\d{4})\)", t.title).group(1) for t in v
+                                                  if re.search(r"\(\d{4}\)", t.title)}) >= 2]
+    best = max((it for v in shared for it in v), key=lambda it: counts[it.item_id])
+    others = [it for it in by_name[plain_title(best.title).lower()] if it is not best and plain_title(it.title) != it.title]
+    return best, others
+
+
+@pytest.fixture(scope="module")
+def agent(train, twins, namesakes, data_dir: Path, embedder, tmp_path_factory):
     from tests.conftest import _index_from
 
     counts = Counter(m for d in train for u in d.utterances for m in set(u.movies))
     by_id = {it.item_id: it for it in redial_items(data_dir)}
     items = [by_id[m] for m, _ in counts.most_common() if m in by_id][:N_MOVIES]
-    items += [t for t in twins if t not in items]
+    items += [t for t in [*twins, namesakes[0], *namesakes[1]] if t not in items]
     records = [DialogueRecord(tuple((u.speaker == "recommender", u.text, u.movies) for u in d.utterances),
                               d.recommender) for d in train]
     folder = tmp_path_factory.mktemp("movie-talk")
@@ -149,3 +164,24 @@ def test_is_it_scary_is_answered_from_the_picks_genres(agent, request_):
         scary = bool(re.search(r"horror|thriller", genre, re.IGNORECASE))
         assert answer.startswith("Yes") == scary, (genre, answer)
         assert genre in answer and "price" not in answer.lower()
+
+
+def test_we_and_my_kids_loved_are_likes_too(agent):
+    a, b, c = two_word_titles(agent, 3)
+    session = agent.new_session()
+    turn = agent.reply(session, f"my kids loved {plain_title(a.title)} and {plain_title(b.title)}")
+    assert {a.item_id, b.item_id} <= set(session.state.liked)
+    assert turn.picks and not {a.item_id, b.item_id} & {p.item.item_id for p in turn.picks}
+    session = agent.new_session()
+    agent.reply(session, f"hey! we want a movie tonight, we loved {plain_title(c.title)}")
+    assert c.item_id in session.state.liked
+
+
+def test_a_name_several_films_share_likes_the_one_people_talk_about(agent, namesakes):
+    best, others = namesakes
+    assert others and all(o.title != best.title for o in others)
+    session = agent.new_session()
+    turn = agent.reply(session, f"I loved {plain_title(best.title)}, what else?")
+    assert best.item_id in session.state.liked
+    assert not {o.item_id for o in others} & set(session.state.liked)
+    assert turn.picks and best.item_id not in {p.item.item_id for p in turn.picks}  # a namesake may be a fine pick
