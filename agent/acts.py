@@ -71,7 +71,7 @@ ORDER = re.compile(r"\b(please take|i'?ll buy|buy (it|them|both|this|that)|"
                    r"order (it|them|this|that)|i want to (buy|order)|purchase (it|them|this|that))\b")
 REQUEST_Q = re.compile(r"\b(do|does|would|can|could) (you|u) (have|sell|carry|stock|get|show|recommend|suggest|find)\b|"
                        r"^\W*(\w+\W+)?(have you got|got any|is there any|are there any|any|anything)\b")
-COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|vs\.?|versus|(which|what) (one|of)\b|which (is|would|should)|"
+COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|dif+e?rences?|vs\.?|versus|(which|what) (one|of)\b|which (is|would|should)|"
                      r"better|best of (these|those|them)|or the)\b")
 CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
     (r"\b(cheaper|less expensive|lower[- ]priced|lower price|more affordable|too (expensive|pricey|much)|"

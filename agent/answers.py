@@ -319,6 +319,8 @@ def compare(items: list[Item], asked: Asked, low: str) -> str:
     """Two or more items side by side on what was asked (price when nothing was), and which one wins."""
     items = items[:5]
     names = [name_of(i) for i in items]
+    if asked.key is None and all(i.price is None for i in items):
+        return _side_by_side(items, names)  # "what's the difference between the first two?" about movies
     key = asked.key or "price"
     lower_wins = bool(LOWER_BETTER.search(low)) or (key == "price" and not HIGHER_BETTER.search(low))
     if key == "price":
@@ -339,6 +341,20 @@ def compare(items: list[Item], asked: Asked, low: str) -> str:
         return f"Side by side on {_phrase(key)}: {side}. They are the same on that."
     word = _winner_word(key, lower_wins, low)
     return f"Side by side on {_phrase(key)}: {side}. The {' and the '.join(winners)} {'is' if len(winners) == 1 else 'are'} {word}."
+
+
+_NOT_COMPARED = {"model", "imdb_id", "writer", "asin"}
+
+
+def _side_by_side(items: list[Item], names: list[str]) -> str:
+    """Priceless items compared on the first three attributes they all list ("genre", "director", "stars")."""
+    keys = [k for k in items[0].attributes if k.lower() not in _NOT_COMPARED
+            and all(attribute_of(i, k) for i in items[1:])][:3]
+    if not keys:
+        return "The listings don't give anything to compare them on. " + " ".join(overview(i) for i in items[:2])
+    rows = [f"The {n}: " + "; ".join(f"{_phrase(k)} {attribute_of(i, k)}" for k in keys) for n, i in zip(names, items)]
+    same = [_phrase(k) for k in keys if len({attribute_of(i, k) for i in items}) == 1]
+    return "Side by side. " + ". ".join(rows) + "." + (f" Same {' and '.join(same)}." if same else "")
 
 
 def _winner_word(key: str, lower_wins: bool, low: str) -> str:

@@ -185,3 +185,13 @@ def test_a_name_several_films_share_likes_the_one_people_talk_about(agent, names
     assert best.item_id in session.state.liked
     assert not {o.item_id for o in others} & set(session.state.liked)
     assert turn.picks and best.item_id not in {p.item.item_id for p in turn.picks}  # a namesake may be a fine pick
+
+
+def test_the_difference_between_two_films_is_read_off_their_records(agent):
+    session = agent.new_session()
+    turn = agent.reply(session, "a good heist movie")
+    assert len(turn.picks) >= 2
+    answer = agent.reply(session, "whats the diffrence between the first two").text  # typo as typed
+    for pick in turn.picks[:2]:
+        assert pick.item.attributes["genre"] in answer and pick.item.attributes["director"] in answer
+    assert "doesn't say" not in answer and "price" not in answer.lower()
