@@ -6,6 +6,7 @@ never from what was merely shown.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, Callable, Sequence
 
 from agent import Pick, Session
@@ -91,9 +92,9 @@ def interests_html(session: Session | None, lookup: Callable[[list[str]], list[A
     if unseen and lookup is not None:
         items.update({it.item_id: it for it in lookup(unseen)})
     said = [need_phrase(p.attribute, p.value, p.wanted) for p in st.preferences]
-    lines = [("You asked for", said), ("You liked", [display_name(items[i]) for i in st.liked if i in items]),
-             ("Not for you", [display_name(items[i]) for i in st.rejected if i in items]),
-             ("You own", [display_name(items[i]) for i in list(st.owned) + list(st.history) if i in items])]
+    lines = [("You asked for", said), ("You liked", _distinct([display_name(items[i]) for i in st.liked if i in items])),
+             ("Not for you", _distinct([display_name(items[i]) for i in st.rejected if i in items])),
+             ("You own", _distinct([display_name(items[i]) for i in list(st.owned) + list(st.history) if i in items]))]
     facts = "".join(f"<li><strong>{esc(label)}:</strong> {esc(', '.join(values))}</li>"
                     for label, values in lines if values)
     weights = interest_weights(session)
@@ -105,6 +106,15 @@ def interests_html(session: Session | None, lookup: Callable[[list[str]], list[A
     chart = (f'<div class="bars" role="img" aria-label="{esc(_chart_label(weights), quote=True)}">{bars}</div>'
              f'<p class="panel-note">{esc(WEIGHTS_SENTENCE)}</p>' if weights else "")
     return f'<ul class="facts">{facts}</ul>{chart}'
+
+
+_YEAR = re.compile(r"\s*\((\d{4})\)$")
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """Names once each; a film the catalog holds with and without its year ("Moana", "Moana (2016)") once, dated."""
+    dated = {_YEAR.sub("", n) for n in names if _YEAR.search(n)}
+    return list(dict.fromkeys(n for n in names if _YEAR.search(n) or n not in dated))
 
 
 def _chart_label(weights: dict[str, float]) -> str:

@@ -173,3 +173,10 @@ def test_the_chat_keeps_its_sessions_in_postgresql_when_one_is_configured(tmp_pa
     app = ChatApp(settings, agent=build_agent(settings, index=small_index, llm=None))
     assert isinstance(app.store, PostgresSessionStore)
     assert not (tmp_path / "unused.sqlite3").exists()  # nothing written beside it
+
+
+def test_panel_names_a_film_held_with_and_without_its_year_once() -> None:
+    films = [Item(item_id=i, title=t, category="Movies > Animation") for i, t in
+             (("a", "Moana"), ("b", "Moana (2016)"), ("c", "Frozen (2013)"), ("d", "Frozen (2010)"))]
+    s = _session_with([Pick(f, 1.0, "r") for f in films], [], liked=["a", "b", "c", "d"])
+    assert "You liked:</strong> Moana (2016), Frozen (2013), Frozen (2010)</li>" in interests_html(s)
