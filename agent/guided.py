@@ -21,9 +21,9 @@ from agent.references import last_picks
 from agent.replies import ask, intro, record_feedback, redirect
 from agent.state import DialogueState, Session, Turn
 from agent.tools import NO_PRICES, SEEN_ALL, ToolBox, value_of
-from agent.understand import normalise
+from agent.understand import normalise, parse_message
 from agent.wording import model_preferences, reword
-from retrieval.vocabulary import Preference, category_of_phrase, english_words, stem
+from retrieval.vocabulary import FUNCTION_WORDS, Preference, category_of_phrase, english_words, stem, tokens
 
 _YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|go ahead|fine|do it|why not)\b", re.I)
 HANDOFF_TEXT = ("I can't answer that here: I only know what the product listings say (prices, specs and "
@@ -169,6 +169,13 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             reading.act in ("request", "social") and not (reading.social == "hello" and st.shown):
         candidates = box.ranked(60)
         question = box.ask(candidates)
+        while should_ask(st, update, question, ctx.settings) and question.attribute in ("use_case", "category"):
+            said = _option_said(text, question.options)
+            if said is None:
+                break
+            apply_update(st, parse_message(said, ctx.vocab, question.options, question.attribute), ctx.vocab)
+            st.asked.append(question.attribute)  # "she drinks lattes" answered "lattes and cappuccinos?" already
+            question = box.ask(box.ranked(60))
         if should_ask(st, update, question, ctx.settings):
             hello = "Hi! " if reading.social == "hello" else ""
             budget = any(p.attribute in ("max_price", "min_price") for p in update.preferences)
@@ -192,6 +199,17 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     turn = Turn("assistant", lead + intro(ctx, st, picks, box.notes + notes, topic_change), picks,
                 act="recommend" if picks else "none", handoff=reading.handoff)
     return turn
+
+
+def _option_said(text: str, options: list[str]) -> str | None:
+    """The one option of a question whose words the message already used ("she drinks lattes" -> "lattes and
+    cappuccinos"), or None when none or several are."""
+    def words(x: str) -> set[str]:
+        return {stem(t) for t in tokens(x) if len(t) > 3 and t not in FUNCTION_WORDS}
+    said, each = words(text), [words(o) for o in options]
+    own = [w - set().union(*(x for j, x in enumerate(each) if j != i)) for i, w in enumerate(each)]  # "coffee" is
+    hits = [o for o, w in zip(options, own) if w & said]  # in two options: only "lattes" tells them apart
+    return hits[0] if len(hits) == 1 else None
 
 
 ELSEWHERE = re.compile(r"\b(completely|totally|entirely|wholly|whole ?ly|something else entirely|other kind|"

@@ -79,3 +79,12 @@ def test_a_listing_without_the_asked_fact_says_so_in_plain_words(agent):
     assert "sleeps" not in {k.lower() for k in first.attributes}  # a stove lists no number of people
     answer = agent.reply(session, "is the first one good for two people?").text
     assert "doesn't say how many people it is for" in answer and "its sleeps" not in answer
+
+
+def test_a_need_said_in_passing_is_not_asked_again(agent, demo_index):
+    uses = {i.attributes.get("use_case", "") for i in demo_index.items if i.category_path[-1:] != ["Kettles"]}
+    latte = next(u for u in uses if "latte" in u.lower())  # a use the catalog lists for coffee machines
+    session = agent.new_session()
+    turn = agent.reply(session, "hi! looking for a coffe maker for my mom, she drinks lattes")
+    assert "use it for" not in turn.text
+    assert ("attr:use_case", latte) in {(p.attribute, p.value) for p in session.state.preferences}
