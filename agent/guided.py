@@ -170,7 +170,8 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         candidates = box.ranked(60)
         question = box.ask(candidates)
         while should_ask(st, update, question, ctx.settings) and question.attribute in ("use_case", "category"):
-            said = _option_said(text, question.options)
+            kinds = " ".join(p.value for p in st.preferences if p.attribute == "category")
+            said = _option_said(text, question.options, kinds)
             if said is None:
                 break
             apply_update(st, parse_message(said, ctx.vocab, question.options, question.attribute), ctx.vocab)
@@ -201,12 +202,13 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     return turn
 
 
-def _option_said(text: str, options: list[str]) -> str | None:
+def _option_said(text: str, options: list[str], kinds: str = "") -> str | None:
     """The one option of a question whose words the message already used ("she drinks lattes" -> "lattes and
-    cappuccinos"), or None when none or several are."""
+    cappuccinos"), or None when none or several are. Words naming the kind of product asked for ("an espresso
+    machine" is no use "straight espresso") do not count."""
     def words(x: str) -> set[str]:
         return {stem(t) for t in tokens(x) if len(t) > 3 and t not in FUNCTION_WORDS}
-    said, each = words(text), [words(o) for o in options]
+    said, each = words(text) - words(kinds), [words(o) for o in options]
     own = [w - set().union(*(x for j, x in enumerate(each) if j != i)) for i, w in enumerate(each)]  # "coffee" is
     hits = [o for o, w in zip(options, own) if w & said]  # in two options: only "lattes" tells them apart
     return hits[0] if len(hits) == 1 else None
