@@ -16,6 +16,7 @@ from functools import lru_cache
 from agent.listing import (BLURB, MUST_MENTION, QUESTION_STOP, best_sentence, quote, sentences, shouting,
                            stated_amounts, where_stated)
 from agent.reasons import price_text
+from agent.understand import MOOD_GENRES
 from retrieval.items import Item
 from retrieval.quantities import quantity
 from retrieval.search import CatalogIndex
@@ -248,16 +249,6 @@ def answer_one(item: Item, asked: Asked, question: str, index: CatalogIndex) -> 
     facts = ", ".join(f"its {k.replace('_', ' ')}" for k in list(item.attributes)[:3]) if item.price is None and \
         item.attributes else "its price, specs"  # a movie has no price: offer what its record holds
     return f"The listing for the {name} doesn't say. I can tell you {facts} or what its description says."
-
-
-# Words for how a story feels -> the genre words that mean it ("is it scary?" asks whether it is horror).
-MOOD_GENRES: dict[str, tuple[str, ...]] = {
-    "scary": ("horror", "thriller"), "scare": ("horror", "thriller"), "creepy": ("horror",),
-    "frightening": ("horror", "thriller"), "spooky": ("horror",), "terrifying": ("horror",),
-    "funny": ("comedy",), "hilarious": ("comedy",), "silly": ("comedy",),
-    "romantic": ("romance",), "animated": ("animation",), "cartoon": ("animation",),
-    "suspenseful": ("thriller", "mystery"), "violent": ("crime", "war", "horror", "action"),
-}
 
 
 def _value_mentioned(item: Item, question: str, index: CatalogIndex) -> str | None:

@@ -144,6 +144,29 @@ def normalise(text: str, speller: Speller | None = None) -> str:
     return _SHORT_MONEY.sub(lambda m: str(int(float(m.group(1)) * 1000)), text)
 
 
+# Words for how a story feels -> the genres that mean it ("something scarier" asks for horror; "is it scary?" asks
+# whether it is horror or a thriller). The first genre is the one asked for.
+MOOD_GENRES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("scary", "scarier", "scariest", "frightening", "terrifying"), ("horror", "thriller")),
+    **dict.fromkeys(("creepy", "creepier", "spooky", "spookier"), ("horror",)),
+    **dict.fromkeys(("funny", "funnier", "funniest", "hilarious", "silly"), ("comedy",)),
+    "romantic": ("romance",), "animated": ("animation",), "cartoon": ("animation",),
+    "suspenseful": ("thriller", "mystery"), "violent": ("crime", "war", "horror", "action"),
+}
+
+
+def _moods(low: str, vocab: Vocabulary, update: Update) -> None:
+    """A mood word asks for its genre where the catalog has that category and the message named none."""
+    if update.has("category"):
+        return
+    levels = {k.lower(): k for k in vocab.levels}
+    for word in re.findall(r"[a-z]+", low):
+        genre = MOOD_GENRES.get(word, ("",))[0]
+        if genre in levels and word not in ("violent",):
+            update.preferences.append(Preference("category", levels[genre]))
+            return
+
+
 def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None,
                   pending: str = "") -> Update:
     """Deterministic extraction of preferences and intents from one message.
@@ -180,6 +203,7 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
     rest = _parse_counts(rest, vocab, update)
     _parse_vocabulary(rest, vocab, update)
     _flags_over_categories(low, vocab, update)
+    _moods(low, vocab, update)
     if _CHEAP.search(low) and not update.has("max_price"):
         update.preferences.append(Preference("price_band", "low"))
     elif _PREMIUM.search(low):

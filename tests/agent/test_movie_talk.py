@@ -195,3 +195,15 @@ def test_the_difference_between_two_films_is_read_off_their_records(agent):
     for pick in turn.picks[:2]:
         assert pick.item.attributes["genre"] in answer and pick.item.attributes["director"] in answer
     assert "doesn't say" not in answer and "price" not in answer.lower()
+
+
+def test_something_scarier_after_kids_films_moves_to_horror(agent):
+    session = agent.new_session()
+    kids = agent.reply(session, "a fun animated movie for my kids")
+    assert kids.picks
+    turn = agent.reply(session, "something scarier for me and my husband after they sleep")
+    genres = [p.item.attributes.get("genre", "") for p in turn.picks if not p.explore]
+    # genres steer rather than filter on this catalog: all but one at most
+    assert sum(bool(re.search(r"Horror|Thriller", g)) for g in genres) >= len(genres) - 1 >= 2, genres
+    answer = agent.reply(session, "is the first one scary?").text
+    assert answer.startswith("Yes") and turn.picks[0].item.attributes["genre"] in answer
