@@ -49,7 +49,6 @@ NUMERIC_KEYS = {  # a critique's dimension -> the attribute keys that measure it
 }
 
 
-
 def _price_ranks(hits: list[ScoredItem]) -> np.ndarray | None:
     """Each hit's price rank, 0 (cheapest) .. 1: the mean of its rank among all hits and among the hits of its own
     kind (leaf category, when there are a few of them). A speaker is cheap or dear against speakers too, not only
@@ -72,6 +71,7 @@ def _price_ranks(hits: list[ScoredItem]) -> np.ndarray | None:
         if len(rows) >= 5:
             pct[rows] = (overall[rows] + ranks(np.array(rows))) / 2
     return pct
+
 
 class ToolBox:
     """Tools bound to one session: the candidate buffer, ids seen in tool results, the final picks."""

@@ -151,7 +151,7 @@ MOOD_GENRES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("creepy", "creepier", "spooky", "spookier"), ("horror",)),
     **dict.fromkeys(("funny", "funnier", "funniest", "hilarious", "silly"), ("comedy",)),
     "romantic": ("romance",), "animated": ("animation",), "cartoon": ("animation",),
-    "suspenseful": ("thriller", "mystery"), "violent": ("crime", "war", "horror", "action"),
+    "suspenseful": ("thriller", "mystery"),
 }
 
 
@@ -162,7 +162,7 @@ def _moods(low: str, vocab: Vocabulary, update: Update) -> None:
     levels = {k.lower(): k for k in vocab.levels}
     for word in re.findall(r"[a-z]+", low):
         genre = MOOD_GENRES.get(word, ("",))[0]
-        if genre in levels and word not in ("violent",):
+        if genre in levels:
             update.preferences.append(Preference("category", levels[genre]))
             return
 
