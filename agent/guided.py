@@ -20,7 +20,7 @@ from agent.reasons import price_text
 from agent.references import last_picks
 from agent.replies import ask, intro, record_feedback, redirect
 from agent.state import DialogueState, Session, Turn
-from agent.tools import NO_PRICES, SEEN_ALL, ToolBox, value_of
+from agent.tools import NO_PRICES, SEEN_ALL, ToolBox, has_kind, value_of
 from agent.understand import normalise, parse_message
 from agent.wording import model_preferences, reword
 from retrieval.vocabulary import FUNCTION_WORDS, Preference, category_of_phrase, english_words, stem, tokens
@@ -49,6 +49,7 @@ SOCIAL_TEXT = {
 def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     """Answer one message with the dialogue policy; the caller appends the user turn and records the picks."""
     st = session.state
+    liked_before = len(st.liked)
     text = normalise(text, ctx.speller)
     reading = read_acts(ctx, session, text, ctx.act_scores(text))
     update = reading.update
@@ -135,8 +136,10 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         st.query, st.limits, topic_change = "", [], True
     now = {(p.attribute, p.value.lower(), p.wanted) for p in st.preferences}
     dropped_person = any(w and a.split(":")[-1] in PERSON_KEYS and (a, v, w) not in now for a, v, w in before)
-    if topic_change or dropped_person:  # a model that reads words reads from here on ("anything with Tom Hanks?",
+    moved = _likes_elsewhere(ctx, st, update)  # "something scarier for us" after the kids' favourites
+    if topic_change or dropped_person or moved:  # a model that reads words reads from here on ("anything with Tom Hanks?",
         st.topic_from = sum(t.role == "user" for t in session.turns) - 1  # then "I like horror": no Hanks)
+        st.liked_from = liked_before  # "something scarier for us" after the kids' favourites: not more of those
     notes: list[str] = []
     if reading.act == "critique":
         on_screen = [p.item for p in last_picks(session)]
@@ -200,6 +203,13 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     turn = Turn("assistant", lead + intro(ctx, st, picks, box.notes + notes, topic_change), picks,
                 act="recommend" if picks else "none", handoff=reading.handoff)
     return turn
+
+
+def _likes_elsewhere(ctx: Context, st: DialogueState, update) -> bool:
+    """Whether the message asks for a kind (category or genre) that none of the current topic's likes is of."""
+    kinds = [p.value.lower() for p in update.preferences if p.attribute == "category" and p.wanted]
+    liked = ctx.index.get_items(st.liked[st.liked_from:])
+    return bool(kinds and liked) and not any(has_kind(item, kinds) for item in liked)
 
 
 def _option_said(text: str, options: list[str], kinds: str = "") -> str | None:

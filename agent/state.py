@@ -67,6 +67,7 @@ class DialogueState:
     limits: list[list] = field(default_factory=list)  # [attribute, "<" | ">", amount in base units] from critiques
     unknown: str = ""  # a product just talked about that the catalog lacks ("the Big Book of Horror")
     topic_from: int = 0  # shopper messages before the current topic (what a model reading words is given starts here)
+    liked_from: int = 0  # likes before the current topic: a model reading words is given the likes after it
 
 
 @dataclass

@@ -201,7 +201,7 @@ class ToolBox:
             for s in self.index.vector_search(vec, filters, 50, exclude):
                 found.setdefault(s.item.item_id, ScoredItem(s.item, floor, s.vector_score))
         said = said_text(self.session.turns, start=st.topic_from)
-        best = [i for i in self.interest.best(st.history, st.liked, st.rejected, said, MODEL_CANDIDATES)
+        best = [i for i in self.interest.best(st.history, self._topic_likes(), st.rejected, said, MODEL_CANDIDATES)
                 if i not in exclude and i not in found]
         if best:  # what the interest model expects, within the same filters (the search words alone miss them)
             floor = min((s.score for s in found.values()), default=0.0)
@@ -214,6 +214,12 @@ class ToolBox:
         if not found:
             found = {s.item.item_id: s for s in self.index.search("", filters, POOL, exclude)}
         return list(found.values())
+
+    def _topic_likes(self) -> list[str]:
+        """The likes a model that reads words is given: those since the current topic began (it reads the words
+        from there too); a purchase-sequence model is given every like."""
+        st = self.session.state
+        return st.liked[st.liked_from:] if self.interest.reads_words else list(st.liked)
 
     def _soft_filter(self, hits: list[ScoredItem], c: Constraints) -> list[ScoredItem]:
         """Drop items with a disliked attribute value, in a disliked category, or past a critique's limit."""
@@ -233,11 +239,11 @@ class ToolBox:
         ids = [s.item.item_id for s in hits]
         rel = np.array([s.score for s in hits], dtype=np.float64)
         said = said_text(self.session.turns, start=st.topic_from)
-        interest = self.interest.scores(ids, st.history, st.liked, st.rejected, said)
+        interest = self.interest.scores(ids, st.history, self._topic_likes(), st.rejected, said)
         if interest is not None:
             rel += self.interest.weight * interest
         if self.soft_kinds:
-            rel += KIND_BOOST * np.array([_has_kind(s.item, self.soft_kinds) for s in hits], dtype=np.float64)
+            rel += KIND_BOOST * np.array([has_kind(s.item, self.soft_kinds) for s in hits], dtype=np.float64)
         # live signals (issue 18): popularity and co-occurrence learnt from every shopper's events (retrieval/signals.py)
         rel += self.index.signals.boost(ids, [*st.liked, *st.history])
         vecs = self.index.embeddings[[self.index.position[i] for i in ids]]
@@ -376,7 +382,7 @@ class ToolBox:
         return best_question(self.session.state, candidates or self.ranked(60), self.vocab)
 
 
-def _has_kind(item: Item, kinds: list[str]) -> bool:
+def has_kind(item: Item, kinds: list[str]) -> bool:
     """Whether any level of the item's category or any of its genres is one of `kinds` (lower case)."""
     own = {x.lower() for x in item.category_path} | {
         g.strip().lower() for g in item.attributes.get("genre", "").split(",") if g.strip()}

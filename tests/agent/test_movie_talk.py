@@ -197,9 +197,15 @@ def test_the_difference_between_two_films_is_read_off_their_records(agent):
     assert "doesn't say" not in answer and "price" not in answer.lower()
 
 
-def test_something_scarier_after_kids_films_moves_to_horror(agent):
+@pytest.mark.parametrize("liked", [False, True])
+def test_something_scarier_after_kids_films_moves_to_horror(agent, liked):
     session = agent.new_session()
-    kids = agent.reply(session, "a fun animated movie for my kids")
+    if liked:  # the kids' favourites are likes; they are no guide to a film for the parents
+        a, b = [it for it in two_word_titles(agent, 400) if "Animation" in it.attributes.get("genre", "")][:2]
+        kids = agent.reply(session, f"my kids loved {plain_title(a.title)} and {plain_title(b.title)}")
+        assert {a.item_id, b.item_id} <= set(session.state.liked)
+    else:
+        kids = agent.reply(session, "a fun animated movie for my kids")
     assert kids.picks
     turn = agent.reply(session, "something scarier for me and my husband after they sleep")
     genres = [p.item.attributes.get("genre", "") for p in turn.picks if not p.explore]
