@@ -24,7 +24,8 @@ from agent.prompts import AGENT_SYSTEM, REFUSAL, TOOL_DATA_END, tool_data
 from agent.reasons import check_grounded
 from agent.replies import apply_reference, intro
 from agent.state import Pick, Session, Turn
-from agent.tools import ToolBox, make_tools
+from agent.langchain_tools import make_tools
+from agent.tools import ToolBox
 from agent.understand import normalise, parse_message
 
 MAX_STEPS = 6  # model calls per turn; a plan needs about 3 (search, maybe details, recommend)

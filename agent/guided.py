@@ -20,7 +20,8 @@ from agent.reasons import price_text
 from agent.references import last_picks
 from agent.replies import ask, intro, record_feedback, redirect
 from agent.state import DialogueState, Session, Turn
-from agent.tools import NO_PRICES, SEEN_ALL, ToolBox, has_kind, value_of
+from agent.item_facts import has_kind, value_of
+from agent.tools import NO_PRICES, SEEN_ALL, ToolBox
 from agent.understand import normalise, parse_message
 from agent.wording import model_preferences, reword
 from retrieval.vocabulary import FUNCTION_WORDS, Preference, category_of_phrase, english_words, stem, tokens

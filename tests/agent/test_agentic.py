@@ -12,7 +12,8 @@ from agent.agentic import MAX_STEPS
 from agent.llm import Message, ScriptedLLM, ToolCall
 from agent.prompts import AGENT_SYSTEM as SYSTEM
 from agent.prompts import REFUSAL
-from agent.tools import ToolBox, make_tools
+from agent.langchain_tools import make_tools
+from agent.tools import ToolBox
 
 SETTINGS = Settings(llm_backend="none", mode="agentic")
 

@@ -14,7 +14,8 @@ import pytest
 from agent import Settings, build_agent
 from agent.acts import language_of
 from agent.reasons import check_grounded, price_text
-from agent.tools import SEEN_ALL, value_of
+from agent.item_facts import value_of
+from agent.tools import SEEN_ALL
 from retrieval.quantities import quantity
 
 SETTINGS = Settings(llm_backend="none", max_questions=0)
