@@ -22,20 +22,19 @@ trained act classifier (training/acts.py, MiniLM + logistic regression) decides 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from agent.answers import NAMES, Asked, asked_about, attribute_of
-from agent.listing import COLOURS
 from agent.context import Context
-from agent.mentions import named_items, ordinary_word
+from agent.language import language_of
+from agent.listing import COLOURS
+from agent.mentions import named_items
+from agent.policy import PERSON_KEYS
 from agent.references import capitalised, last_picks, resolve
 from agent.state import Session
+from agent.titles import likeliest_entries, name_words, ordinary_name, unknown_title
 from agent.understand import MORE_LIKE, Update, parse_message
-from agent.policy import PERSON_KEYS
 from retrieval.items import Item
-from retrieval.search import title_key
-from retrieval.vocabulary import FUNCTION_WORDS
 
 QUESTION = re.compile(r"\?|^\W*((ok|okay|so|and|hmm+|well|also|then|but|oh|right|cool)\W+)*(is|are|does|do|did|can|"
                       r"could|will|would|has|have|had|how|what|whats|what's|which|who|where|when|why|tell me|any idea|"
@@ -115,34 +114,6 @@ FEEDBACK = {
                        r"(that|this)'?s? (nice|great|perfect)|"
                        r"sounds (good|great)|i'?ll take|i want (that|this) one)\b"),
 }
-FOREIGN = {  # a fixed answer in the shopper's language, then in English
-    "zh": "抱歉，我只能读懂英文。请用英文告诉我您想找什么。",
-    "ja": "申し訳ありませんが、英語しか読めません。探しているものを英語で教えてください。",
-    "ko": "죄송하지만 영어만 읽을 수 있습니다. 찾으시는 상품을 영어로 알려 주세요.",
-    "ru": "Извините, я понимаю только английский. Пожалуйста, напишите по-английски, что вы ищете.",
-    "ar": "عذرًا، أفهم الإنجليزية فقط. من فضلك اكتب ما تبحث عنه بالإنجليزية.",
-    "el": "Συγγνώμη, καταλαβαίνω μόνο αγγλικά. Γράψτε μου στα αγγλικά τι ψάχνετε.",
-    "he": "מצטער, אני מבין רק אנגלית. כתבו לי באנגלית מה אתם מחפשים.",
-    "hi": "क्षमा करें, मैं केवल अंग्रेज़ी समझता हूँ। कृपया अंग्रेज़ी में बताइए कि आप क्या ढूँढ रहे हैं।",
-    "th": "ขออภัย ฉันอ่านได้เฉพาะภาษาอังกฤษ กรุณาบอกเป็นภาษาอังกฤษว่าคุณกำลังมองหาอะไร",
-    "es": "Lo siento, solo entiendo inglés. ¿Me dices en inglés qué estás buscando?",
-    "fr": "Désolé, je ne comprends que l'anglais. Pouvez-vous me dire en anglais ce que vous cherchez ?",
-    "de": "Entschuldigung, ich verstehe nur Englisch. Sagen Sie mir bitte auf Englisch, was Sie suchen.",
-    "it": "Mi dispiace, capisco solo l'inglese. Può dirmi in inglese che cosa cerca?",
-    "pt": "Desculpe, só entendo inglês. Pode dizer-me em inglês o que procura?",
-}
-ENGLISH_ONLY = "Sorry, I can only read English. Tell me in English what you're looking for."
-_SCRIPTS = (("CJK", "zh"), ("HIRAGANA", "ja"), ("KATAKANA", "ja"), ("HANGUL", "ko"), ("CYRILLIC", "ru"),
-            ("ARABIC", "ar"), ("GREEK", "el"), ("HEBREW", "he"), ("DEVANAGARI", "hi"), ("THAI", "th"))
-_STOPWORDS = {
-    "es": set("el la los las un una que de para con por quiero busco necesito algo y es en mi muy pero".split()),
-    "fr": set("le la les un une des que de pour avec je cherche veux besoin quelque chose et est en mon mais".split()),
-    "de": set("der die das ein eine ich suche brauche möchte für mit und ist nicht etwas mein aber bitte".split()),
-    "it": set("il lo la gli le un una che di per con cerco voglio ho bisogno qualcosa e è mio ma".split()),
-    "pt": set("os um uma que de para com procuro quero preciso algo é meu mas não".split()),  # not "a", "as", "o"
-}
-
-
 @dataclass
 class Reading:
     """One message, read: the parser's update, the act, and its arguments."""
@@ -160,40 +131,6 @@ class Reading:
     feedback: str = ""  # like | reject | owned
     act_scores: dict[str, float] = field(default_factory=dict)  # the classifier's probabilities, when it ran
     nothing_shown: bool = False  # it points at picks ("the first two") before any were shown
-
-
-def language_of(text: str) -> str:
-    """A language code when the message is not English (by script, or by common words); "" for English."""
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return ""
-    counts: dict[str, int] = {}
-    for ch in letters:
-        if ch.isascii():
-            continue
-        name = unicodedata.name(ch, "")
-        for script, code in _SCRIPTS:
-            if name.startswith(script) or f" {script} " in f" {name} ":
-                counts[code] = counts.get(code, 0) + 1
-                break
-    if counts:
-        code, n = max(counts.items(), key=lambda kv: kv[1])
-        if n >= 0.3 * len(letters):
-            return code
-    words = re.findall(r"[a-zà-ÿ]+", text.lower())
-    if len(words) >= 3:
-        for code, stop in _STOPWORDS.items():
-            hits = len({w for w in words if w in stop})  # distinct words: "as long as" is one "as"
-            english = sum(w in {"the", "a", "i", "for", "with", "and", "is", "my", "to", "of", "want", "need"}
-                          for w in words)
-            if hits >= 2 and hits >= 0.3 * len(words) and english < hits / 2:
-                return code
-    return ""
-
-
-def unreadable_reply(code: str) -> str:
-    """The fixed answer to a message in a language convrec cannot read."""
-    return f"{FOREIGN[code]} {ENGLISH_ONLY}" if code in FOREIGN else ENGLISH_ONLY
 
 
 def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float] | None = None) -> Reading:
@@ -221,10 +158,10 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if how == "catalog":  # "I loved it" names no movie called "Loved"; "I loved Inception" does (a name's capital)
         named = {i.item_id for i in named_items(text, ctx.index)}
         names = capitalised(text)  # "I loved it, what else?" names no "What If" either; "I loved Up" does
-        items = [i for i in items if i.item_id in named or not _ordinary_name(i) or set(_name_words(i)) & names]
+        items = [i for i in items if i.item_id in named or not ordinary_name(i) or set(name_words(i)) & names]
         how = how if items else ""
     if how == "catalog" and len(items) > 1:
-        items = _likeliest_entries(ctx, items, text)
+        items = likeliest_entries(ctx, items, text)
     reading.items, reading.how = items, how
     if how == "catalog" and MORE_LIKE.search(low):  # "something like Coco": Coco's neighbours, not Coco
         update.intents.add("more_like")
@@ -380,62 +317,6 @@ def _est(low: str, ctx: Context) -> tuple[str, str] | None:
         key = next((k for k in ctx.vocab.numeric_keys if root in k.replace("_", " ")), None)
         if key is not None:
             return key, "min" if root in _LOW_ENDS else "max"
-    return None
-
-
-_TITLE = re.compile(r"(?<!^)(?<![.!?] )\b((?:[A-Z][\w'’-]+|[A-Z]\d*)(?:\s+(?:of|the|and|in|on|for|a)?\s*[A-Z][\w'’-]+)+)")
-
-
-def _likeliest_entries(ctx: Context, items: list[Item], text: str) -> list[Item]:
-    """One film per name said: of entries sharing a name but not a year ("Frozen (2007)", "Frozen (2013)"), the one
-    the interest model expects most from the message itself ("my kids loved Frozen": the animated one), with an
-    entry of that name that has no year; others are kept as they are."""
-    groups: dict[str, list[Item]] = {}
-    for item in items:
-        groups.setdefault(title_key(item.title)[0], []).append(item)
-    if all(len({title_key(i.title)[1] for i in g} - {""}) <= 1 for g in groups.values()):
-        return items
-    scores = ctx.interest.scores([i.item_id for i in items], [], said=text)
-    if scores is None:
-        return items
-    score = dict(zip([i.item_id for i in items], scores))
-    keep: set[str] = set()
-    for group in groups.values():
-        years = {title_key(i.title)[1] for i in group} - {""}
-        if len(years) <= 1:
-            keep |= {i.item_id for i in group}
-            continue
-        best = max((i for i in group if title_key(i.title)[1]), key=lambda i: score[i.item_id])
-        keep |= {i.item_id for i in group if title_key(i.title)[1] in ("", title_key(best.title)[1])}
-    return [i for i in items if i.item_id in keep]
-
-
-def _ordinary_name(item: Item) -> bool:
-    """Whether an item's name, without its year and function words, is at most one ordinary word ("Loved (1997)",
-    "Heat", "What If", "I Like It Like That")."""
-    words = set(_name_words(item)) - FUNCTION_WORDS
-    return len(words) <= 1 and all(ordinary_word(w) for w in words)
-
-
-def _name_words(item: Item) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9]+", re.sub(r"\s*\(\d{4}\)\s*$", "", item.title).lower())
-            if len(w) > 2 or w.isdigit()]
-
-
-def unknown_title(text: str, ctx: Context) -> str | None:
-    """A product named by a capitalised title ("the Big Book of Horror") that no item's title contains."""
-    for m in _TITLE.finditer(text.strip()):
-        phrase = m.group(1)
-        words = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", phrase) if w.lower() not in ("of", "the", "and", "a")]
-        if len(words) < 2 or words[0] in ("i", "is", "are", "do", "does", "what", "which", "how", "usd"):
-            continue
-        if any(all(w in item.title.lower() for w in words) for item in ctx.index.items):
-            return None
-        if any(all(w in " ".join(item.attributes.values()).lower() for w in words) for item in ctx.index.items):
-            return None  # "anything with Tom Hanks?": a name the records hold (author, director, star)
-        if any(w in ctx.vocab.brand_names() for w in (phrase, phrase.title())):
-            return None
-        return phrase
     return None
 
 

@@ -18,13 +18,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.context import Context
+from agent.langchain_tools import make_tools
 from agent.llm import LLMUnavailable, Message, ToolCall
 from agent.policy import apply_update, constraints_of
 from agent.prompts import AGENT_SYSTEM, REFUSAL, TOOL_DATA_END, tool_data
 from agent.reasons import check_grounded
 from agent.replies import apply_reference, intro
 from agent.state import Pick, Session, Turn
-from agent.langchain_tools import make_tools
 from agent.tools import ToolBox
 from agent.understand import normalise, parse_message
 

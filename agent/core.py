@@ -12,14 +12,13 @@ import re
 from dataclasses import replace
 from typing import Iterable, Iterator, Sequence
 
-from agent.acts import unknown_title
 from agent.agentic import agentic_turn
+from agent.answers import name_of
 from agent.backends import make_llm
 from agent.catalog import open_catalog
 from agent.config import Settings
 from agent.context import Context
 from agent.errors import AgentInputError
-from agent.answers import name_of
 from agent.guided import after_feedback, guided_turn
 from agent.interest import InterestScorer, load_interest
 from agent.llm import LLM
@@ -27,6 +26,7 @@ from agent.mentions import named_items
 from agent.replies import record_feedback
 from agent.rerank import update_bandit
 from agent.state import FeedbackKind, Pick, Session, Turn
+from agent.titles import unknown_title
 from agent.tools import interest_profile
 from retrieval.search import CatalogIndex, ScoredItem
 from retrieval.vocabulary import speller, vocabulary

@@ -13,12 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from agent.money import fmt, parse_budget, spell_out_numbers
 from retrieval.vocabulary import GENERIC, Preference, Speller, Vocabulary, lexical_votes, stem, stems, tokens
 
 _NEGATORS = frozenset("no not without never avoid hate dislike non nothing exclude excluding skip".split())
-_UNITS = frozenset("kg g lb lbs oz l ml v w mm cm m in inch inches ft h hours hour min mah ah year years "
-                   "bar cups cup person people x gb tb".split())
-MONEY = r"(\d+(?:\.\d{1,2})?)"
 # Units as shoppers type them -> as catalogs write them ("1.7 liters" -> "1.7 l", "6mm" -> "6 mm"). Volts stay
 # glued: catalogs write "20V".
 _NUM = r"\b(\d+(?:\.\d+)?)"
@@ -91,37 +89,6 @@ class Update:
         return any(p.attribute == attribute and p.wanted == wanted for p in self.preferences)
 
 
-_SMALL_NUMBERS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
-                                               "thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * n for n, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if n > 1}
-_NUMBER_WORDS = re.compile(r"\b(?:(?:a|an|one|two|three|four|five|six|seven|eight|nine)\s+(?:hundred|thousand|grand)"
-                           r"(?:\s+(?:and\s+)?(?:" + "|".join(_TENS) + r")(?:[\s-]+(?:one|two|three|four|five|six|seven|"
-                           r"eight|nine))?)?|(?:" + "|".join(_TENS) + r")(?:[\s-]+(?:one|two|three|four|five|six|seven|"
-                           r"eight|nine))?|(?:" + "|".join(_SMALL_NUMBERS) + r")(?=\s*(?:bucks|dollars|quid|usd|"
-                           r"people|persons?|person|kg|kilos?|pounds|lbs?|liters?|litres?|inch|inches|hours|speeds|"
-                           r"cups|bar|watts?|volts?|ah\b|mah\b|-person|-season|-seater|seater|of us)))\b", re.I)
-_SHORT_MONEY = re.compile(r"(?:(?<=\$)|(?<=under )|(?<=below )|(?<=budget of )|(?<=up to ))(\d+(?:\.\d+)?)\s*k\b", re.I)
-
-
-def _words_to_number(phrase: str) -> int:
-    total, current = 0, 0
-    for word in re.split(r"[\s-]+", phrase.lower()):
-        if word in ("and",):
-            continue
-        if word in ("a", "an"):
-            current = 1
-        elif word in _SMALL_NUMBERS:
-            current += _SMALL_NUMBERS[word]
-        elif word in _TENS:
-            current += _TENS[word]
-        elif word == "hundred":
-            current = max(current, 1) * 100
-        elif word in ("thousand", "grand"):
-            total += max(current, 1) * 1000
-            current = 0
-    return total + current
-
-
 _SHORTHAND = {"ppl": "people", "pple": "people", "ppls": "people", "pls": "please", "plz": "please",
               "w/o": "without", "w/": "with", "abt": "about", "thx": "thanks", "tnx": "thanks", "smth": "something",
               "sth": "something", "cuz": "because", "bc": "because"}
@@ -140,8 +107,7 @@ def normalise(text: str, speller: Speller | None = None) -> str:
     text = _SAW_VERB.sub(r"\1 seen", text)  # "the ones I saw" is no request for Saws
     if speller is not None:
         text = speller.correct(text)
-    text = _NUMBER_WORDS.sub(lambda m: str(_words_to_number(m.group(0))), text)
-    return _SHORT_MONEY.sub(lambda m: str(int(float(m.group(1)) * 1000)), text)
+    return spell_out_numbers(text)
 
 
 # Words for how a story feels -> the genres that mean it ("something scarier" asks for horror; "is it scary?" asks
@@ -199,7 +165,8 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
             update.feedback = "like"
     if options and pending:
         low = _resolve_answer(low, options, pending, update)
-    rest = _parse_budget(low, update)
+    rest, limits = parse_budget(low)
+    update.preferences += limits
     rest = _parse_counts(rest, vocab, update)
     _parse_vocabulary(rest, vocab, update)
     _flags_over_categories(low, vocab, update)
@@ -251,69 +218,6 @@ def _resolve_answer(low: str, options: list[str], pending: str, update: Update) 
     return low
 
 
-def _money_context(low: str, end: int, explicit: bool) -> bool:
-    """Whether the number ending at `end` is money: a $ sign, a currency word, or no unit after it."""
-    after = low[end:end + 12].split()
-    if explicit:
-        return True
-    if after and after[0].strip(",.!?") in ("dollars", "usd", "bucks", "dollar", "$"):
-        return True
-    return not after or after[0].strip(",.!?") not in _UNITS
-
-
-def _parse_budget(low: str, update: Update) -> str:
-    """Extract price limits into the update; return the text with the price phrases removed."""
-    def cut(m: re.Match) -> str:
-        nonlocal low
-        low = low[:m.start()] + " " + low[m.end():]
-        return low
-
-    between = re.search(rf"(?:between|from)\s*\$?\s*{MONEY}\s*(?:dollars|usd|bucks)?\s*(?:and|to|-)\s*\$?\s*{MONEY}"
-                        rf"\s*(?:dollars|usd|bucks)?", low) or re.search(
-        rf"\$\s*{MONEY}\s*(?:-|–|to)\s*\$?\s*{MONEY}|{MONEY}\s*(?:-|–|to)\s*{MONEY}\s*(?:dollars|usd|bucks)", low)
-    if between:
-        lo, hi = sorted((float(between.group(1) or between.group(3)), float(between.group(2) or between.group(4))))
-        update.preferences += [Preference("min_price", _fmt(lo)), Preference("max_price", _fmt(hi))]
-        cut(between)
-        return low
-    for kind, pattern in (
-            ("max", rf"(?:(?:don'?t|do not|won'?t|will not|not) (?:want to |wanna |willing to )?(?:spend|pay) "
-                    rf"(?:more than|over|above)|"
-                    rf"under|below|less than|cheaper than|up to|no more than|not more than|not over|not above|"
-                    rf"nothing (?:over|above|more than)|"
-                    rf"max(?:imum)?|at most|"
-                    rf"within|budget(?: is| of)?|spend(?:ing)?(?: up to)?|<)\s*(?:a |of |around |like |about |roughly )?(\$?)\s*"
-                    rf"{MONEY}"),
-            ("max_after", rf"(\$)\s*{MONEY}\s*(?:or less|or under|max|tops|at most|or cheaper)"),
-            ("min", rf"(?<!not )(?<!nothing )(?:over|above|more than|at least|starting at|min(?:imum)?|>)\s*(\$?)\s*"
-                    rf"{MONEY}"),
-            ("around", rf"(?:around|about|roughly|approximately|~)\s*(\$?)\s*{MONEY}"),
-            ("bare", rf"(\$)\s*{MONEY}|(){MONEY}\s*(?:dollars|usd|bucks)")):
-        m = re.search(pattern, low)
-        if not m:
-            continue
-        explicit = bool(m.group(1)) or "budget" in m.group(0) or "spend" in m.group(0)
-        amount_group = 2 if m.group(2) is not None else 4 if m.lastindex and m.lastindex >= 4 else 2
-        amount = m.group(amount_group)
-        if amount is None or not _money_context(low, m.end(), explicit or kind == "bare"):
-            continue
-        if kind in ("min",) and not explicit and not re.match(r"\s*(dollars|usd|bucks)", low[m.end():]):
-            continue  # "over 2 kg" or "more than 2 people" are not prices
-        value = float(amount)
-        if kind == "around" and re.match(r"\s*(?:dollars|usd|bucks)?\s*(?:max|maximum|tops|at most|or less)\b",
-                                         low[m.end():]):
-            kind = "max"  # "about 100 bucks max"
-        if kind == "around":
-            update.preferences += [Preference("min_price", _fmt(value * 0.75)), Preference("max_price", _fmt(value * 1.25))]
-        elif kind == "min":
-            update.preferences.append(Preference("min_price", _fmt(value)))
-        else:
-            update.preferences.append(Preference("max_price", _fmt(value)))
-        cut(m)
-        break
-    return low
-
-
 _COUNT = re.compile(r"\b(\d{1,2})\s*-?\s*(?:people|persons?|person|man|men|seater|seats?|adults?|of us)\b|"
                     r"\bsleeps?\s+(\d{1,2})\b")
 COUNT_KEYS = ("sleeps", "capacity", "seats", "persons", "people", "occupancy", "seating")
@@ -327,10 +231,6 @@ def _parse_counts(low: str, vocab: Vocabulary, update: Update) -> str:
         return low
     update.preferences.append(Preference(f"attr:{key}", m.group(1) or m.group(2)))  # "2", as the catalog writes it
     return low[:m.start()] + " " + low[m.end():]
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _clauses(low: str) -> list[str]:
@@ -491,7 +391,7 @@ def validate_llm_update(raw: str, vocab: Vocabulary) -> list[Preference]:
         prefs += [Preference("category", lvl) for lvl in vocab.levels if lvl.lower() == category.strip().lower()]
     price = data.get("max_price")
     if isinstance(price, (int, float)) and 0 < price < 1e7 and vocab.has_prices:
-        prefs.append(Preference("max_price", _fmt(float(price))))
+        prefs.append(Preference("max_price", fmt(float(price))))
     for key, wanted in (("must_have", True), ("avoid", False)):
         values = data.get(key) or []
         for value in values if isinstance(values, list) else []:

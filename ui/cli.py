@@ -208,7 +208,7 @@ def _train(argv: list[str]) -> int:
         from agent.catalog import open_catalog
         from evals.lib.dialogues import redial_train
         from training.dialogue_interest import DialogueRecord
-        from training.dialogue_interest import main as movies_main
+        from training.dialogue_fit import main as movies_main
 
         def settings(data: Path | None) -> Settings:
             return Settings.from_env(data_dir=data, collection="redial", llm_backend="none")

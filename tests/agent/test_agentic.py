@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from agent import Settings, build_agent
 from agent.agentic import MAX_STEPS
+from agent.langchain_tools import make_tools
 from agent.llm import Message, ScriptedLLM, ToolCall
 from agent.prompts import AGENT_SYSTEM as SYSTEM
 from agent.prompts import REFUSAL
-from agent.langchain_tools import make_tools
 from agent.tools import ToolBox
 
 SETTINGS = Settings(llm_backend="none", mode="agentic")

@@ -12,9 +12,9 @@ import re
 import pytest
 
 from agent import Settings, build_agent
-from agent.acts import language_of
-from agent.reasons import check_grounded, price_text
 from agent.item_facts import value_of
+from agent.language import language_of
+from agent.reasons import check_grounded, price_text
 from agent.tools import SEEN_ALL
 from retrieval.quantities import quantity
 

@@ -16,7 +16,8 @@ import pytest
 from agent import Settings, build_agent
 from evals.lib.dialogues import redial_train
 from retrieval.catalogs import redial_items
-from training.dialogue_interest import DialogueRecord, fit_dialogue_interest
+from training.dialogue_fit import fit_dialogue_interest
+from training.dialogue_interest import DialogueRecord
 
 N_MOVIES = 400
 

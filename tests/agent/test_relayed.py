@@ -173,7 +173,7 @@ def test_a_colour_or_size_the_records_do_not_list_is_not_made_up(agent, shop) ->
 
 
 def test_an_english_message_with_as_is_not_portuguese() -> None:
-    from agent.acts import language_of
+    from agent.language import language_of
 
     assert language_of("As long as both are under $200.") == ""
     assert language_of("quero um presente para minha mãe, algo com bateria") == "pt"

@@ -20,7 +20,8 @@ from evals.lib.metrics import (
 from retrieval.items import Item
 from retrieval.search import Filters
 from training.metrics import evaluate_ranks, rank_of, recall_at, recall_at_k, target_ranks
-from training.dialogue_interest import ExtraWeights, tune_all
+from training.dialogue_fit import tune_all
+from training.dialogue_interest import ExtraWeights
 from training.movies import MixWeights, MovieInfo, fit_movie_prior
 
 DRILL = Item("d1", "Voltmark VM-1820 18V Cordless Drill Driver", "Tools > Drills", "Voltmark", 79.99,

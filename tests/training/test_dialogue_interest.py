@@ -19,7 +19,8 @@ from evals.lib.dialogues import redial_test, redial_train
 from evals.lib.redial import replay
 from retrieval.catalogs import redial_items
 from retrieval.items import Item
-from training.dialogue_interest import DialogueInterest, DialogueRecord, context_turns, fit_dialogue_interest
+from training.dialogue_fit import fit_dialogue_interest
+from training.dialogue_interest import DialogueInterest, DialogueRecord, context_turns
 
 N_MOVIES = 400
 
@@ -109,7 +110,7 @@ def test_save_and_load_onto_a_changed_catalog(model, movies, tmp_path, embedder)
 
 def test_convrec_train_redial_fits_and_saves_a_loadable_model(movies, data_dir, embedder, tmp_path, capsys):
     """The entry point `convrec train --catalog redial` dispatches to (the catalog and dialogues handed in)."""
-    from training.dialogue_interest import main
+    from training.dialogue_fit import main
     from ui.cli import _train
 
     with pytest.raises(SystemExit) as done:  # the CLI reaches the entry point's own arguments

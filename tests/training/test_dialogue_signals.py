@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from evals.lib.dialogues import redial_train
-from training.dialogue_interest import DialogueRecord, context_turns, split_halves
+from training.dialogue_fit import split_halves
+from training.dialogue_interest import DialogueRecord, context_turns
 from training.dialogue_signals import ItemEmbedding, TurnMemory
 
 
