@@ -30,7 +30,7 @@ from agent.language import language_of
 from agent.listing import COLOURS
 from agent.mentions import named_items
 from agent.policy import PERSON_KEYS
-from agent.references import capitalised, last_picks, resolve
+from agent.references import anchored_name, capitalised, last_picks, resolve
 from agent.state import Session
 from agent.titles import likeliest_entries, name_words, ordinary_name, unknown_title
 from agent.understand import MORE_LIKE, Update, parse_message
@@ -72,6 +72,7 @@ REQUEST_Q = re.compile(r"\b(do|does|would|can|could) (you|u) (have|sell|carry|st
                        r"^\W*(\w+\W+)?(have you got|got any|is there any|are there any|any|anything)\b")
 COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|dif+e?rences?|vs\.?|versus|(which|what) (one|of)\b|which (is|would|should)|"
                      r"better|best of (these|those|them)|or the)\b")
+LIKE_START = re.compile(r"^\W*(something |anything |movies? |films? |books? |ones? )?(like|similar to)\b")
 CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
     (r"\b(cheaper|less expensive|lower[- ]priced|lower price|more affordable|too (expensive|pricey|much)|"
      r"costs? less|less money|a bit less|budget option|something less)\b", "price", "down"),
@@ -83,6 +84,8 @@ CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, 
     (r"\b(smaller|more compact|less bulky|shorter)\b", "size", "down"),
     (r"\b(more powerful|stronger|more power)\b", "power", "up"),
     (r"\b(longer battery|more battery)\b", "battery", "up"),
+    (r"\b(newer|more recent|not (so|too|that) old|less old)\b", "year", "up"),  # where items carry a year
+    (r"\b(older|not (so|too|that) (new|recent))\b", "year", "down"),
 ))
 SUPERLATIVES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, way) for p, key, way in (
     (r"\b(cheapest|least expensive|lowest[- ]priced|lowest price|most affordable|cheapo)\b", "price", "min"),
@@ -95,10 +98,14 @@ SUPERLATIVES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), ke
     (r"\b(best[- ]rated|highest[- ]rated|top[- ]rated|best reviewed|most popular|best reviews)\b", "rating", "max"),
     (r"\b(most powerful|strongest)\b", "power", "max"),
 ))
+_FILL = r"^\s*(?:(?:ok|okay|alright|great|cool|perfect|awesome|nice|no|nope|well|lol|haha|oh)\W+)*"  # "ok thanks ..."
 SOCIAL = {
-    "bye": re.compile(r"^\s*(bye|goodbye|see you|that'?s all|that is all|no,? that'?s it|that'?s it|i'?m done|"
-                      r"nothing else|no thanks?,? (i'?m|that'?s) (good|fine|all))\b"),
-    "thanks": re.compile(r"^\s*(thanks|thank you|thx|ty|cheers|great,? thanks|perfect,? thanks|awesome,? thanks)\b"),
+    "bye": re.compile(_FILL + r"(?:(?:thanks|thank you|thx|cheers)\W+)?(bye|goodbye|see you|that'?s all|that is all|"
+                      r"no,? that'?s it|that'?s it|i'?m done|nothing else|no thanks?,? (i'?m|that'?s) (good|fine|all))\b"),
+    "thanks": re.compile(_FILL + r"(thanks|thank you|thx|ty|cheers)\b"),
+    "chat": re.compile(r"\b(how are (you|u|ya)|how'?s it going|how (are|r) things|what'?s up|wh?at'?s your name|"
+                       r"who are (you|u)|who am i (talking|speaking|chatting) (to|with)|are (you|u) (a |an )?(bot|robot|"
+                       r"human|real|person|ai|machine)|what are (you|u)\W*$)"),
     "hello": re.compile(r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|greetings)\b"),
     "ack": re.compile(r"^\s*(ok|okay|k|cool|great|nice|awesome|perfect|got it|i see|alright|sounds good|fine)\s*[.!]*\s*$"),
 }
@@ -125,7 +132,7 @@ class Reading:
     asked: Asked | None = None  # for ask_item / compare
     key: str = ""  # critique / superlative: "price" | "weight" | "size" | "power" | "battery" | "rating"
     way: str = ""  # critique: "down" | "up"; superlative: "min" | "max"
-    social: str = ""  # bye | thanks | hello | ack, also when a request came with it
+    social: str = ""  # bye | thanks | hello | chat | ack, also when a request came with it
     handoff: bool = False  # asks something only the shop's people or systems can answer
     language: str = ""  # the language code of an unreadable message
     feedback: str = ""  # like | reject | owned
@@ -158,12 +165,14 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if how == "catalog":  # "I loved it" names no movie called "Loved"; "I loved Inception" does (a name's capital)
         named = {i.item_id for i in named_items(text, ctx.index)}
         names = capitalised(text)  # "I loved it, what else?" names no "What If" either; "I loved Up" does
-        items = [i for i in items if i.item_id in named or not ordinary_name(i) or set(name_words(i)) & names]
+        anchored = anchored_name(low)  # "something like the matrix": a name said after "like", capitals or not
+        items = [i for i in items if i.item_id in named or not ordinary_name(i) or set(name_words(i)) & names
+                 or (anchored and set(name_words(i)) - {"the"} == anchored)]
         how = how if items else ""
     if how == "catalog" and len(items) > 1:
         items = likeliest_entries(ctx, items, text)
     reading.items, reading.how = items, how
-    if how == "catalog" and MORE_LIKE.search(low):  # "something like Coco": Coco's neighbours, not Coco
+    if how == "catalog" and (MORE_LIKE.search(low) or LIKE_START.match(low)):  # "something like Coco": its neighbours
         update.intents.add("more_like")
     needs = [p for p in update.preferences if p.attribute not in ("price_band",)]
     question = bool(QUESTION.search(low))
@@ -284,6 +293,9 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if "different" in update.intents:
         reading.act = "different"
         return reading
+    if reading.social == "chat" and not needs and not items and not update.feedback:
+        reading.act = "social"  # "hey how are you today?", "what's your name?": small talk, answered as such
+        return reading
     if reading.social and reading.social != "hello" and not needs and not _content(update) and not update.feedback:
         reading.act = "social"  # a greeting alone goes on as a request: the policy's first question is the answer
         return reading
@@ -333,7 +345,8 @@ def _names_attribute(low: str, items: list[Item], session: Session, ctx: Context
 
 def _content(update: Update) -> bool:
     """Whether the message has words worth searching for beyond social ones."""
-    words = [w for w in re.findall(r"[a-z']+", update.query.lower()) if w not in SOCIAL_WORDS]
+    words = [w for w in re.findall(r"[a-z']+", update.query.lower())
+             if w not in SOCIAL_WORDS and len(w.strip("'")) > 1]  # "that's all" leaves "' s all": no content
     return bool(words) and update.query not in ("more", "please")
 
 

@@ -9,36 +9,28 @@ pick, a comparison, thanks, a hand-off, a language convrec cannot read) -> other
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
-from agent.acts import REQUEST_Q, Reading, read_acts, unreadable_reply
+from agent.acts import REQUEST_Q, Reading, read_acts
 from agent.answers import answer, compare, name_of
 from agent.context import Context
+from agent.item_facts import has_kind, value_of
+from agent.language import unreadable_reply
+from agent.missing import missing_brand, missing_kind, missing_purpose, not_carried, product_phrase
 from agent.policy import PERSON_KEYS, apply_critique, apply_update, constraints_of, should_ask
 from agent.prompts import REFUSAL
 from agent.reasons import price_text
 from agent.references import last_picks
 from agent.replies import ask, intro, record_feedback, redirect
 from agent.state import DialogueState, Session, Turn
-from agent.item_facts import has_kind, value_of
 from agent.tools import NO_PRICES, SEEN_ALL, ToolBox
-from agent.understand import normalise, parse_message
+from agent.understand import PEOPLE, normalise, parse_message
 from agent.wording import model_preferences, reword
-from retrieval.vocabulary import FUNCTION_WORDS, Preference, category_of_phrase, english_words, stem, tokens
+from retrieval.vocabulary import FUNCTION_WORDS, Preference, category_of_phrase, stem, tokens
 
 _YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|go ahead|fine|do it|why not)\b", re.I)
 HANDOFF_TEXT = ("I can't answer that here: I only know what the product listings say (prices, specs and "
                 "descriptions), not {topic}. I've marked this for a colleague who can help.")
-NOT_PRODUCTS = frozenset(
-    "gift gifts present presents birthday christmas anniversary dad mom mum mother father sister brother wife husband "
-    "son daughter kid kids child children friend friends boyfriend girlfriend grandma grandpa boss colleague "
-    "him her them someone me myself home house office work budget dollars dollar bucks money price prices cost "
-    "people person persons thing things stuff idea ideas something anything everything option options "
-    "recommendation recommendations suggestion suggestions one ones please thanks help hobby use today week "
-    "yeah yes yep nope okay sure maybe actually really well hmm wow bingo cool great perfect fine new old good best "
-    "nice cheap expensive other another more less some any all latest recent popular top quality too also "
-    "either neither instead still even just only very much next need needs might maybe now soon later here there "
-    "again please".split())
+HOW_ARE_YOU = re.compile(r"\b(how are (you|u|ya)|how'?s it going|how (are|r) things|what'?s up)\b", re.I)
 SOCIAL_TEXT = {
     "thanks": "You're welcome! Ask me about any of these, or tell me what else you need.",
     "bye": "Happy shopping! Come back any time.",
@@ -90,7 +82,7 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             return Turn("assistant", f"Good choice: the {name_of(chosen[0])}. I've noted that you like it; the shop "
                                      "takes care of buying it. Anything else I can find for you?", act="social")
     if reading.act == "social" and not (reading.social in ("hello", "ack", "") and not st.shown):
-        return _social(ctx, session, reading)  # before any picks, "hi" / "ok" go on to the policy's question
+        return _social(ctx, session, reading, text)  # before any picks, "hi" / "ok" go on to the policy's question
     if reading.act == "off_topic":
         return Turn("assistant", prefix + redirect(ctx), act="refuse" if prefix else "social")
     if pending.startswith("relax:") and (_YES.search(text) or update.intents & {"show_now"}):
@@ -119,11 +111,12 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             record_feedback(ctx, session, item.item_id, "like")
     if reading.act in ("critique", "superlative"):
         update.preferences = [p for p in update.preferences if p.attribute != "price_band"]
-    if reading.act == "request" and not like and not [p for p in update.preferences if p.attribute == "category"] and (
-            not [p for p in st.preferences if p.attribute == "category"] or REQUEST_Q.search(text.lower())):
+    if reading.act == "request" and not like and not [p for p in update.preferences
+                                                      if p.attribute == "category" and p.wanted]:
+        current = [p.value for p in st.preferences if p.attribute == "category" and p.wanted]
         phrase = product_phrase(text)  # "100 ft garden hose" -> Watering, by the items the phrase finds
         level = category_of_phrase(phrase, ctx.vocab) if phrase and update.query else None
-        if level:
+        if level and (not current or REQUEST_Q.search(text.lower()) or _another_kind(ctx, phrase, level, current)):
             update.preferences.append(Preference("category", level))
     # A changed need may make an item already seen the best answer now; "more kettles" never repeats one.
     before = {(p.attribute, p.value.lower(), p.wanted) for p in st.preferences}
@@ -147,21 +140,24 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         beyond = bool(re.search(r"\bthan (those|these|them|all|any of them|the others)\b", text.lower()))
         if not apply_critique(st, reading.key, reading.way, reading.items, on_screen, value_of, beyond):
             notes.append(f"The picks list no {reading.key} to compare, so I kept your other needs.")
-        if len(reading.items) == 1 and reading.key == "price":
-            like = reading.items[0].item_id  # "like #2 but cheaper"
+        if len(reading.items) == 1 and (reading.key == "price" or reading.how == "catalog"):
+            like = reading.items[0].item_id  # "like #2 but cheaper", "like the matrix but not so old"
     box = ctx.toolbox(session)
     box.strict = reading.act == "critique"
     if "injection" in update.intents and not (update.preferences or update.query) and not st.query:
         question = box.ask()
         return ask(st, question, prefix) if question else Turn("assistant", prefix + redirect(ctx), act="refuse")
-    missing = _missing_kind(ctx, st, update, bool(REQUEST_Q.search(text.lower())), text)
+    missing = missing_kind(ctx, st, update, bool(REQUEST_Q.search(text.lower())), text)
     brand = missing_brand(ctx, text, update)
     if brand is not None:  # "something from Huawei": said plainly, the current picks stay
         return Turn("assistant", prefix + f"We don't carry {brand}. I can show what we have from the brands we do "
                                           "carry, or tell me what matters most.", act="ask",
                     question="Shall I show what we have from the brands we carry?")
     if missing is not None:
-        return _missing(ctx, session, box, missing, prefix)
+        return not_carried(ctx, session, box, missing, prefix)
+    purpose = missing_purpose(ctx, text, update) if reading.act == "request" and not reading.items else None
+    if purpose is not None:  # "he loves grilling": said plainly, not swapped silently for camping stoves
+        return not_carried(ctx, session, box, f"anything for {purpose}", prefix, about=purpose)
     if reading.act == "superlative":
         picks = box.extreme(reading.key, reading.way)
         if picks:
@@ -175,7 +171,7 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         question = box.ask(candidates)
         while should_ask(st, update, question, ctx.settings) and question.attribute in ("use_case", "category"):
             kinds = " ".join(p.value for p in st.preferences if p.attribute == "category")
-            said = _option_said(text, question.options, kinds)
+            said = _option_said(text, question.options, kinds) or _option_meant(ctx, text, question.options)
             if said is None:
                 break
             apply_update(st, parse_message(said, ctx.vocab, question.options, question.attribute), ctx.vocab)
@@ -206,6 +202,20 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
     return turn
 
 
+def _another_kind(ctx: Context, phrase: str, level: str, current: list[str]) -> bool:
+    """Whether a product phrase said while other picks are on screen names another kind of product: its last word
+    is in the titles of the category it finds and in none of the current one's ("camping stove please" with
+    blenders on screen; "a glass one" or "waterproof ones" refine instead)."""
+    words = re.findall(r"[a-z]+", phrase.lower())
+    if not words or len(words[-1]) < 3 or words[-1] in ("one", "ones", "thing", "things", "kind", "type"):
+        return False
+    head = stem(words[-1])
+    def in_titles(levels: list[str]) -> bool:
+        return any(head in {stem(w) for w in re.findall(r"[a-z]+", i.title.lower())}
+                   for i in ctx.index.items if set(i.category_path) & set(levels))
+    return level not in current and in_titles([level]) and not in_titles(current)
+
+
 def _likes_elsewhere(ctx: Context, st: DialogueState, update) -> bool:
     """Whether the message asks for a kind (category or genre) that none of the current topic's likes is of."""
     kinds = [p.value.lower() for p in update.preferences if p.attribute == "category" and p.wanted]
@@ -213,16 +223,42 @@ def _likes_elsewhere(ctx: Context, st: DialogueState, update) -> bool:
     return bool(kinds and liked) and not any(has_kind(item, kinds) for item in liked)
 
 
+LINKING = frozenset("into onto upon over under with from about around through across just really very also some "
+                    "more most much then than there their them they this that these those what when where which "
+                    "while will would could should".split())  # "got into gardening" is no "drilling into masonry"
+
+
 def _option_said(text: str, options: list[str], kinds: str = "") -> str | None:
     """The one option of a question whose words the message already used ("she drinks lattes" -> "lattes and
     cappuccinos"), or None when none or several are. Words naming the kind of product asked for ("an espresso
     machine" is no use "straight espresso") do not count."""
     def words(x: str) -> set[str]:
-        return {stem(t) for t in tokens(x) if len(t) > 3 and t not in FUNCTION_WORDS}
+        return {stem(t) for t in tokens(x) if len(t) > 3 and t not in FUNCTION_WORDS and t not in LINKING}
     said, each = words(text) - words(kinds), [words(o) for o in options]
     own = [w - set().union(*(x for j, x in enumerate(each) if j != i)) for i, w in enumerate(each)]  # "coffee" is
     hits = [o for o, w in zip(options, own) if w & said]  # in two options: only "lattes" tells them apart
     return hits[0] if len(hits) == 1 else None
+
+
+PURPOSE = re.compile(r"\bfor (?:the |my |his |her |our |their |a |an )?([a-z'-]+(?: [a-z'-]+){0,2}?)"
+                     r"(?=\s*(?:$|[,.!?;]|\b(?:and|but|under|below|with|that|which|please|so)\b))")
+MEANT, MEANT_MARGIN = 0.55, 0.15  # MiniLM: "the gym" ~ "workouts" 0.63 (next 0.26); "my morning coffee" ~ 0.52
+
+
+def _option_meant(ctx: Context, text: str, options: list[str]) -> str | None:
+    """The option a purpose said in other words means ("earbuds for the gym" -> "workouts", "for my flights" ->
+    "travel"): by MiniLM similarity, only when one option is clearly closest; None otherwise."""
+    embedder = ctx.index.embedder
+    phrases = [m.group(1) for m in PURPOSE.finditer(text.lower()) if m.group(1).split()[0] not in PEOPLE]
+    if embedder is None or not phrases or len(options) < 2:
+        return None
+    vectors = embedder.encode([*phrases, *options])
+    sims = vectors[len(phrases):] @ vectors[:len(phrases)].T  # (options, phrases)
+    best = sims.max(axis=1)
+    order = best.argsort()[::-1]
+    if best[order[0]] >= MEANT and best[order[0]] - best[order[1]] >= MEANT_MARGIN:
+        return options[int(order[0])]
+    return None
 
 
 ELSEWHERE = re.compile(r"\b(completely|totally|entirely|wholly|whole ?ly|something else entirely|other kind|"
@@ -249,7 +285,14 @@ def after_feedback(ctx: Context, session: Session, item_id: str, kind: str) -> T
                 act="recommend" if picks else "none")
 
 
-def _social(ctx: Context, session: Session, reading: Reading) -> Turn:
+def _social(ctx: Context, session: Session, reading: Reading, text: str = "") -> Turn:
+    if reading.social == "chat":
+        more = ("Ask me about any of these, or tell me what else you need." if session.state.shown else
+                "What are you looking for?")
+        fine = "I'm doing fine, thanks for asking! " if HOW_ARE_YOU.search(reading.update.query + " " + text) else ""
+        return Turn("assistant", fine + "I'm convrec, this shop's assistant: a program that finds products in the "
+                                        "catalog, answers questions about them and compares them. " + more,
+                    question=None if session.state.shown else more, act="social")
     if reading.social == "thanks" and not session.state.shown:
         return Turn("assistant", "You're welcome! What can I find for you?", question="What can I find for you?",
                     act="ask")
@@ -358,98 +401,3 @@ def _blocked(ctx: Context, st: DialogueState, box: ToolBox, prefix: str) -> Turn
     if question:
         st.pending_question, st.pending_options = question.attribute, list(question.options)
     return Turn("assistant", prefix + message + tail, question=(question.text if question else message), act="ask")
-
-
-def _missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text: str) -> str | None:
-    """The product noun of a request the catalog has nothing of ("hiking boots"), or None.
-
-    The product phrase is the message's first clause up to a preposition ("waterproof hiking boots, size 10",
-    "a cage for my parakeet"); its last word must be an English word no title or category of the catalog uses.
-    """
-    if any(p.attribute in ("category", "brand") and p.wanted for p in update.preferences) or not update.query:
-        return None
-    if any(p.attribute == "category" and p.wanted for p in st.preferences) and not asks_new:
-        return None  # refining the current kind of product, not asking for another
-    product = product_phrase(text)
-    if re.search(r"\b(something|anything|stuff|things?|ideas?|suggestions?)\b", product):
-        return None  # "show me something I might need next": open, not a product
-    words = [w for w in re.findall(r"[a-z]+", product) if len(w) > 2 and w not in ("the", "some", "any", "one")]
-    if not words:
-        return None
-    head = words[-1]
-    if head.endswith(("ly", "ful", "ous", "ive", "able", "ible", "ing")) or any(
-            head.endswith(end) and (head[:-len(end)] in english_words() or head[:-len(end) - 1] in english_words())
-            for end in ("er", "est")):
-        return None  # "cheaper", "newer": a wish about the picks, not a product the catalog lacks ("potter" is)
-    if head in NOT_PRODUCTS or not asks_new and head not in english_words() and stem(head) not in english_words():
-        return None  # a person, an occasion, or a name the catalog may know by another spelling ("do you have
-        # Harry Potter?" asks for a name: it is checked against the catalog's words all the same)
-    known = _product_words(ctx.index)
-    if head in known or stem(head) in known or stem(head) in ctx.vocab.by_stem:
-        return None
-    return " ".join(words[-2:]) if len(words) >= 2 and words[-2] not in NOT_PRODUCTS else head
-
-
-def missing_brand(ctx: Context, text: str, update) -> str | None:
-    """"something from Huawei", "the Bauer brand": a brand word the catalog has never heard of."""
-    if any(p.attribute == "brand" for p in update.preferences):
-        return None
-    m = re.search(r"\b(?:from|by|made by)\s+(?:the\s+)?([A-Za-z][\w&.-]{2,})(?:\s+brand)?\b|\b(?:the\s+)?([A-Za-z][\w&.-]{2,})"
-                  r"\s+brand\b", text)
-    word = (m.group(1) or m.group(2)) if m else None
-    if not word or word.lower() in NOT_PRODUCTS or word.lower() in ("you", "me", "us", "them", "that", "this", "the"):
-        return None
-    known = _product_words(ctx.index)
-    low = word.lower()
-    if low in known or stem(low) in known or low in ctx.index.vocabulary:
-        return None
-    return word[0].upper() + word[1:]
-
-
-def product_phrase(text: str) -> str:
-    """The words naming the product in a request: the first clause, without "do you have" / "I need", up to the
-    first preposition ("waterproof hiking boots, size 10" -> "waterproof hiking boots")."""
-    clauses = [c for c in re.split(r"[,.;!?]", text.lower()) if c.strip()]
-    greet = re.compile(r"^\W*(hey|hi|hello|hiya|thanks|thank you|ok|okay|so|well|hmm+|oh|yes|no|sure|actually|wait|"
-                       r"oh wait|um+|uh+|also|anyway|instead)\W*$")
-    clause = next((c for c in clauses if not greet.match(c)), "")
-    clause = re.sub(r"^\W*(so,? |and |but |ok,? |okay,? |hmm+,? |well,? )?((do|does|would|can|could) (you|u) (have|sell|"
-                    r"carry|stock|get|show|recommend|suggest|find)( any| some| an?)?|have you got|got any|is there any|are there any|"
-                    r"i'?m looking for|looking for|i need|i want|i'?d like|show me|find me|any)\b", " ", clause)
-    return re.split(r"\b(?:with|that|which|for|under|over|below|above|in|from|by|of|to|at|around|about|between|"
-                    r"without|but|and|so|because|like|you|size|instead|please|then|too)\b", clause)[0].strip()
-
-
-@lru_cache(maxsize=8)
-def _product_words(index) -> frozenset[str]:
-    """Every word (and its singular) of the catalog's titles, categories and attribute values."""
-    words = set()
-    for item in index.items:
-        for w in re.findall(r"[a-z]+", f"{item.title} {item.category} {' '.join(item.attributes.values())}".lower()):
-            words.add(w)
-            words.add(stem(w))
-    return frozenset(words)
-
-
-def _missing(ctx: Context, session: Session, box: ToolBox, phrase: str, prefix: str) -> Turn:
-    """Say plainly the catalog has none of it; show the closest real category, labelled, when one is close."""
-    st = session.state
-    embedder = ctx.index.embedder
-    text = f"We don't carry {phrase}."
-    if embedder is not None:
-        leaves, vectors = ctx.leaf_vectors()
-        sims = vectors @ embedder.encode_one(phrase)
-        best = int(sims.argmax())
-        if sims[best] >= 0.45:
-            leaf = leaves[best]
-            st.query = ""
-            st.preferences = [p for p in st.preferences if p.attribute != "category"] + [Preference("category", leaf)]
-            picks = box.recommend()
-            if picks:
-                st.focus = []
-                return Turn("assistant", prefix + f"{text} The closest we have is {leaf}, in case that helps:",
-                            picks, act="recommend")
-    cats = sorted({i.top_category for i in ctx.index.items if i.top_category})[:6]
-    st.query = ""
-    question = f"Is there something else I can find for you? We have {', '.join(cats)} and more."
-    return Turn("assistant", prefix + f"{text} {question}", question=question, act="ask")

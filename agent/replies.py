@@ -63,9 +63,11 @@ def intro(ctx: Context, st: DialogueState, picks: list[Pick], notes: list[str], 
     if c.brands:
         parts.append("from " + " or ".join(c.brands))
     if c.max_price is not None and ctx.vocab.has_prices:
-        parts.append(("below " if c.relative_price else "up to ") + price_text(c.max_price))
+        # a critique's bound sits a cent past the price it came from: "cheaper than $38.99", not "below $38.98"
+        parts.append(f"cheaper than {price_text(round(c.max_price + 0.01, 2))}" if c.relative_price else
+                     "up to " + price_text(c.max_price))
     elif c.min_price is not None and c.relative_price and ctx.vocab.has_prices:
-        parts.append("above " + price_text(c.min_price))
+        parts.append(f"pricier than {price_text(round(c.min_price - 0.01, 2))}")
     what = (" " + ", ".join(parts)) if parts else ""
     start = "New search: h" if topic_change else "H"
     text = f"{start}ere {'is' if len(picks) == 1 else 'are'} {len(picks)} pick{'s' if len(picks) > 1 else ''}{what}."

@@ -61,7 +61,9 @@ INTENTS = {
 _INTENT_RE = {k: re.compile(v, re.I) for k, v in INTENTS.items()}
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
              "fifth": 4, "5th": 4, "last": -1}
-_ORDINAL_RE = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)\b(?: one| pick| item| option)?|"
+_ORDINAL_RE = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|"
+                         r"(?<=the )last|(?<=that )last|last(?= (?:one|pick|item|option|card)\b))\b"  # not "does it last"
+                         r"(?: one| pick| item| option)?|"
                          r"(?:#|number |no\. ?|option )([1-9])\b", re.I)
 MORE_LIKE = re.compile(r"\b(more like|similar to|something like|others like|more of)\b", re.I)
 _LIKE = re.compile(r"\b(i (really )?(like|love)|looks (good|great)|(that|this)'?s? (nice|great|perfect))\b", re.I)
@@ -116,6 +118,8 @@ MOOD_GENRES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("scary", "scarier", "scariest", "frightening", "terrifying"), ("horror", "thriller")),
     **dict.fromkeys(("creepy", "creepier", "spooky", "spookier"), ("horror",)),
     **dict.fromkeys(("funny", "funnier", "funniest", "hilarious", "silly"), ("comedy",)),
+    **dict.fromkeys(("romcom", "romcoms", "rom-com", "rom-coms"), ("romance", "comedy")),
+    **dict.fromkeys(("kids", "kid", "children", "child", "family", "toddler", "toddlers"), ("family", "animation")),
     "romantic": ("romance",), "animated": ("animation",), "cartoon": ("animation",),
     "suspenseful": ("thriller", "mystery"),
 }
@@ -236,7 +240,8 @@ def _parse_counts(low: str, vocab: Vocabulary, update: Update) -> str:
 def _clauses(low: str) -> list[str]:
     """Clauses with negation idioms normalised to "not", so a cue never crosses a comma or a "but"."""
     low = re.sub(r"\b(anything but|other than|except( for)?|(do not|don'?t|dont) (want|like|need)|"
-                 r"no more|stay away from|rather not|not interested in)\b", " not ", low)
+                 r"no more|stay away from|rather not|not interested in|forget( about)?|never ?mind( about)?|"
+                 r"enough of|done with)\b", " not ", low)
     # a full stop ends a clause; a decimal point ("0.7 kg", "Bluetooth 5.2") does not
     return [c for c in re.split(r"[,;!?]|(?<!\d)\.|\.(?!\d)|\bbut\b|\band\b(?= (?:not|no)\b)", low) if c.strip()]
 
@@ -308,10 +313,20 @@ _SEEKING = frozenset("look looking shopping shop searching search hunting option
                      "recommendations suggestions".split())
 
 
+PEOPLE = frozenset("dad mom mum mother father parents sister brother wife husband son daughter kid kids child children "
+                   "friend friends boyfriend girlfriend grandma grandpa grandmother grandfather boss colleague partner "
+                   "baby toddler teen teenager nephew niece uncle aunt cousin him her them me myself someone "
+                   "somebody".split())
+
+
 def _purpose_start(words: list[str]) -> int:
-    """Index of the first "for" that starts a purpose ("for my workshop"), not "looking for"; len when none."""
+    """Index of the first "for" that starts a purpose ("for my workshop"), not "looking for" nor a recipient ("for
+    my dad who loves gardening": what he loves is what is wanted); len when none."""
     for i, w in enumerate(words):
         if w == "for" and (i == 0 or words[i - 1] not in _SEEKING):
+            after = [x for x in words[i + 1:i + 4] if x not in ("my", "his", "her", "our", "their", "a", "the")]
+            if after and after[0] in PEOPLE:
+                continue
             return i
     return len(words)
 

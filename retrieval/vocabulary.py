@@ -225,8 +225,10 @@ class Speller:
 
     def correct_word(self, word: str) -> str:
         """The word, or its correction when it is unknown and one candidate is close enough."""
-        if len(word) < 4 or word in self.known or not word.isalpha() or self._inflected(word, ("ing", "ed", "y")):
-            return word  # "grilling" is grill + ing, not a typo of "drilling"; "pricy" is price + y
+        if len(word) < 4 or word in self.known or not word.isalpha() or self._inflected(word, ("ing", "ed", "y", "s",
+                                                                                                 "es")):
+            return word  # "grilling" is grill + ing, not a typo of "drilling"; "pricy" is price + y; "grills" is
+            # grill + s, not "drills"
         budget = 2 if len(word) >= 8 else 1
         found: dict[str, int] = {}
         for variant in _deletions(word, budget):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from agent import Settings, build_agent
+from agent.answers import name_of
 from agent.policy import constraints_of
 from agent.understand import normalise
 from retrieval.vocabulary import speller
@@ -28,13 +29,46 @@ def test_inflected_english_words_are_not_typos_of_catalog_words(demo_index):
     assert normalise("cordles dril", spell) == "cordless drill"  # typos of catalog words are still fixed
 
 
-def test_a_budget_said_without_a_number_is_not_asked_again(agent):
+def test_inflected_and_plural_english_words_are_not_typos_of_catalog_words(demo_index):
+    spell = speller(demo_index)
+    assert any("drills" in i.text().lower() for i in demo_index.items)
+    assert spell.correct_word("grills") == "grills"  # grill + s, though "drills" is one edit away
+    assert normalise("cordles drils", spell).startswith("cordless drill")  # a typo is still fixed
+
+
+def _mentions(index, word: str) -> bool:
+    return any(word in i.text().lower() for i in index.items)
+
+
+def test_a_budget_said_without_a_number_is_not_asked_again(agent, demo_index):
     session = agent.new_session()
     turn = agent.reply(session, "hi, i need a gift for my dad, he loves grilling, nothing too pricy")
     assert constraints_of(session.state).price_band == "low"
     assert turn.question is None or "budget" not in turn.text.lower()
-    picks = turn.picks or agent.reply(session, "just show me something").picks
-    assert not any("Drill" in p.item.category for p in picks)  # no drills for a grilling dad
+    assert "drill" not in session.state.query.lower()  # no drills for a grilling dad
+    assert not any(p.attribute == "category" and "Drill" in p.value for p in session.state.preferences)
+
+
+def test_an_activity_nothing_in_the_catalog_is_for_is_said_plainly(agent, demo_index):
+    assert not _mentions(demo_index, "grill") and not _mentions(demo_index, "fishing")
+    session = agent.new_session()
+    turn = agent.reply(session, "hi, i need a gift for my dad, he loves grilling, nothing too pricy")
+    assert "don't carry anything for grilling" in turn.text, turn.text
+    assert turn.picks or turn.question  # never a dead end
+    agent.reply(session, "a drill please")
+    turn = agent.reply(session, "something for fishing")
+    assert "don't carry anything for fishing" in turn.text, turn.text
+    assert not any(p.attribute == "category" and p.wanted for p in session.state.preferences)  # drills are behind
+    turn = agent.reply(agent.new_session(), "do you have grills?")
+    assert "don't carry grills" in turn.text, turn.text
+    assert not any("Kettle" in p.item.category for p in turn.picks)  # a kettle is no grill, whatever MiniLM says
+
+
+def test_an_activity_the_catalog_has_things_for_is_no_missing_product(agent, demo_index):
+    assert _mentions(demo_index, "camping") and _mentions(demo_index, "yoga")
+    for message in ("something for camping", "my wife loves yoga, something for her birthday"):
+        turn = agent.reply(agent.new_session(), message)
+        assert "don't carry" not in turn.text, (message, turn.text)
 
 
 def test_asking_about_the_first_two_before_any_pick_shows_picks(agent):
@@ -53,7 +87,8 @@ def _price_at(index, leaf: str, q: float = 50) -> float:
 
 def test_cheaper_while_a_question_waits_shows_lower_priced_picks(agent, demo_index):
     session = agent.new_session()
-    agent.reply(session, "hi, i need a gift for my dad, he loves grilling")
+    first = agent.reply(session, "hi, i need a gift for my dad, he loves camping")
+    assert first.question and not first.picks, first.text
     turn = agent.reply(session, "cheaper")
     assert turn.picks, turn.text  # a wish to see cheaper things, not another question
     for p in turn.picks:
@@ -88,3 +123,47 @@ def test_a_need_said_in_passing_is_not_asked_again(agent, demo_index):
     turn = agent.reply(session, "hi! looking for a coffe maker for my mom, she drinks lattes")
     assert "use it for" not in turn.text
     assert ("attr:use_case", latte) in {(p.attribute, p.value) for p in session.state.preferences}
+
+
+def _shown(agent, session, message: str):
+    turn = agent.reply(session, message)
+    assert turn.picks, turn.text
+    return turn
+
+
+def test_last_as_a_verb_points_at_no_pick(agent):
+    session = agent.new_session()
+    turn = _shown(agent, session, "wireless headphones, just show me")
+    first = turn.picks[0].item
+    answer = agent.reply(session, "how long does the battery last on the first one?").text
+    assert name_of(first) in answer and first.attributes["battery_life"] in answer, answer
+
+
+def test_a_new_kind_of_product_asked_while_picks_are_on_screen_replaces_them(agent, demo_index):
+    stoves = [i for i in demo_index.items if "stove" in i.title.lower()]
+    assert stoves and not any("stove" in i.title.lower() for i in demo_index.items if "Blender" in i.category)
+    for first, then in (("a blender, show me", "camping stove please"),
+                        ("running shoes please, show me", "actually forget shoes, show me a camping stove")):
+        session = agent.new_session()
+        _shown(agent, session, first)
+        turn = _shown(agent, session, then)
+        assert all("stove" in p.item.title.lower() for p in turn.picks), (then, [p.item.title for p in turn.picks])
+
+
+def test_small_talk_is_answered_as_such(agent):
+    session = agent.new_session()
+    turn = agent.reply(session, "hey how are you today?")
+    assert "don't carry" not in turn.text and not turn.picks and "convrec" in turn.text
+    _shown(agent, session, "a kettle, show me")
+    bye = agent.reply(session, "ok thanks that's all")
+    assert bye.act == "social" and not bye.picks
+
+
+def test_a_hobby_after_a_recipient_is_what_is_wanted(agent, demo_index):
+    assert any("Gardening" in i.category_path for i in demo_index.items)
+    session = agent.new_session()
+    agent.reply(session, "gift for my dad who just got into gardening, under 50")
+    assert not any("masonry" in p.value for p in session.state.preferences)  # "got into" answers no drill question
+    turn = _shown(agent, session, "no preference")
+    assert all("Gardening" in p.item.category_path and p.item.price <= 50 for p in turn.picks), \
+        [(p.item.category, p.item.price) for p in turn.picks]
