@@ -193,8 +193,37 @@ def overview(item: Item) -> str:
     return " ".join(parts)
 
 
+def is_work(item: Item) -> bool:
+    """A film or a book (a titled work, no brand) whose title has no article of its own: its name takes no "the"
+    ("It (2017)", not "the It (2017)"); "the Guest List" keeps the one its title has."""
+    if item.brand or re.match(r"(?i)(the|a|an)\s", item.title.strip()):
+        return False
+    return bool(re.search(r"\(\d{4}\)\s*$", item.title) or "genre" in {k.lower() for k in item.attributes})
+
+
+def called(item: Item, capital: bool = False) -> str:
+    """The item's name with "the" in front, unless it is a work: "the Sonavik SV-751B", "It (2017)"."""
+    name = name_of(item)
+    if is_work(item):
+        return name
+    return f"{'The' if capital else 'the'} {name}"
+
+
+def plain_names(text: str, items: list[Item]) -> str:
+    """Answers say "the {name}"; a work's name goes without the article ("Logan (2017)'s director")."""
+    for item in items:
+        if is_work(item):
+            name = name_of(item)
+            text = text.replace(f"the {name}", name).replace(f"The {name}", name)
+    return text
+
+
 def answer(items: list[Item], asked: Asked, question: str, index: CatalogIndex) -> str:
     """The answer for one item, or one line per item when the question covers several."""
+    return plain_names(_answer(items, asked, question, index), items)
+
+
+def _answer(items: list[Item], asked: Asked, question: str, index: CatalogIndex) -> str:
     if asked.key is None and NAMES.search(question.lower()):
         return "They are: " + "; ".join(f"{n}. {item.title}" for n, item in enumerate(items[:5], 1)) + "."
     if asked.key is None and PLOT.search(question.lower()):
@@ -308,6 +337,10 @@ def _attribute_answer(name: str, key: str, value: str, asked_value: str | None) 
 
 def compare(items: list[Item], asked: Asked, low: str) -> str:
     """Two or more items side by side on what was asked (price when nothing was), and which one wins."""
+    return plain_names(_compare(items, asked, low), items)
+
+
+def _compare(items: list[Item], asked: Asked, low: str) -> str:
     items = items[:5]
     names = [name_of(i) for i in items]
     if asked.key is None and all(i.price is None for i in items):

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Iterable, Iterator, Sequence
 
 from agent.agentic import agentic_turn
-from agent.answers import name_of
+from agent.answers import called
 from agent.backends import make_llm
 from agent.catalog import open_catalog
 from agent.config import Settings
@@ -91,8 +91,8 @@ class Agent:
         fresh picks ("like": more like it; "reject" / "owned": without it, the stated needs kept)."""
         self.feedback(session, item_id, kind)
         item = self.index.items[self.index.position[item_id]]
-        said = {"like": "More like the {t}, please.", "reject": "The {t} is not for me.",
-                "owned": "I already own the {t}."}[kind].format(t=name_of(item))
+        said = {"like": "More like {t}, please.", "reject": "{T} is not for me.",
+                "owned": "I already own {t}."}[kind].format(t=called(item), T=called(item, capital=True))
         session.turns.append(Turn("user", said))
         session.state.turn_count += 1
         return self._finish(session, after_feedback(self.context, session, item_id, kind))

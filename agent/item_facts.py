@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from retrieval.items import Item
 from retrieval.quantities import quantity
 from retrieval.vocabulary import Vocabulary
@@ -23,6 +25,9 @@ def value_of(item: Item, key: str) -> float | None:
     """Price, rating, or the first numeric attribute matching a critique key ("weight", "size", "power")."""
     if key == "price":
         return item.price
+    if key == "year":  # a film's or a book's: its record, else "(1999)" at the end of its title
+        m = re.fullmatch(r"\s*(\d{4})\s*", item.attributes.get("year", "")) or re.search(r"\((\d{4})\)\s*$", item.title)
+        return float(m.group(1)) if m else None
     attrs = {k.lower(): v for k, v in item.attributes.items()}
     if key == "rating":
         raw = attrs.get("rating", "")

@@ -61,6 +61,11 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
             first.append(f"{price_text(item.price)}, above your {price_text(c.min_price)} floor")
         else:
             first.append(f"priced at {price_text(item.price)}")
+    work = _work_line(item, skip_people=bool(matched))
+    if work and not explore and (not first or all(f.startswith(("in ", "priced")) for f in first)):
+        first = [work] + [f for f in first if f.startswith("priced")]  # a film says what it is, not "in Comedy"
+    elif work and not explore and matched:
+        first.insert(1, work)  # "With Tom Hanks; Comedy and Romance, 1993"
     if explore:
         head = f"A wild card from {item.top_category}" if item.top_category else "A wild card"
         first.insert(0, head + " to widen the mix")
@@ -76,11 +81,11 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
     if similar_to:
         title, how = similar_to
         if how == "bought-with":  # the interest model's co-purchase link: why it was picked
-            second.append(f"picked for the {_short(title)} you bought: other shoppers who bought it also bought this")
+            second.append(f"picked for {_the(title)} you bought: other shoppers who bought it also bought this")
         elif how == "liked-with":
-            second.append(f"picked for the {_short(title)} you liked: people who liked it also liked this")
+            second.append(f"picked for {_the(title)} you liked: people who liked it also liked this")
         else:
-            second.append(f"similar to the {_short(title)} you {how}")
+            second.append(f"similar to {_the(title)} you {how}")
     for key, value in missed:
         if key.lower() in attrs:
             have, want = _phrase(key, attrs[key.lower()]), _phrase(key, value)
@@ -95,6 +100,26 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
     if second:
         text += " " + _sentence(", and ".join(second[:2]))
     return text[:MAX_REASON_CHARS]
+
+
+def _work_line(item: Item, skip_people: bool = False) -> str | None:
+    """What a titled work is, from its record: "Comedy, Romance, 1998, with Tom Hanks and Meg Ryan, directed by
+    Nora Ephron"; None for an item without genres (products say their specs instead)."""
+    attrs = {k.lower(): v for k, v in item.attributes.items()}
+    genres = [g.strip() for g in attrs.get("genre", "").split(",") if g.strip()][:3]
+    if not genres:
+        return None
+    parts = [", ".join(genres)]  # as the record writes them, so the wording check finds them
+    year = attrs.get("year", "").strip() or (re.findall(r"\((\d{4})\)\s*$", item.title) or [""])[0]
+    if year:
+        parts.append(year)
+    stars = [x.strip() for x in attrs.get("stars", "").split(",") if x.strip()][:2]
+    if stars and not skip_people:
+        parts.append("with " + " and ".join(stars))
+    director = attrs.get("director", "").split(",")[0].strip()
+    if director and not skip_people:
+        parts.append(f"directed by {director}")
+    return ", ".join(parts)
 
 
 STANDOUT_WORDS = {"weight": ("lightest", "heaviest"), "price": ("cheapest", "priciest"),
@@ -279,6 +304,15 @@ def _phrase(key: str, value: str) -> str:
 def _short(title: str, words: int = 8) -> str:
     parts = title.split()
     return " ".join(parts[:words]) + ("..." if len(parts) > words else "")
+
+
+def _the(title: str) -> str:
+    """A title after "picked for": "the Sonavik SV-751B ...", but "The Matrix (1999)" and "Coco (2017)" as they are
+    (a work's name takes no extra article)."""
+    short = _short(title)
+    if re.match(r"(?i)(the|a|an)\s", short) or re.search(r"\(\d{4}\)\s*$", title):
+        return short
+    return f"the {short}"
 
 
 def _sentence(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from agent.mentions import ordinary_word
 from agent.state import Pick, Session
 from retrieval.items import Item
 from retrieval.search import CatalogIndex, title_key
@@ -125,6 +126,9 @@ def by_catalog_name(low: str, index: CatalogIndex, text: str = "") -> list[Item]
         fits = [(i, name) for i, name, _, _ in _catalog_names(index) if name and name <= words]
         names = capitalised(text)  # as names win, else the longest names ("the dark knight" over "Knight")
         by_title = [i for i, name in fits if name & names]
+        anchored = anchored_name(low)  # "something like the matrix": the words after "like" are a name
+        by_title = by_title or [i for i, name in fits if anchored and name == anchored]
+        by_title = by_title or [i for i, name in fits if not all(ordinary_word(w) for w in name)]  # "superbad"
         if not by_title:
             longest = max(len(name) for _, name in fits)
             by_title = [i for i, name in fits if len(name) == longest] if longest >= 2 else []
@@ -136,6 +140,18 @@ def by_catalog_name(low: str, index: CatalogIndex, text: str = "") -> list[Item]
         if found is by_title and by_title and len({_key(index, i) for i in by_title}) <= 3:
             return index.get_items(by_title)  # "Frozen and Moana": two names, each held under more than one entry
     return []
+
+
+ANCHOR = re.compile(r"\b(?:like|similar to|loved|liked|love|enjoyed|watched|seen|saw|as good as)\s+((?:the\s+)?[a-z0-9' -]+?)"
+                    r"\s*(?:$|[,.;!?]|\b(?:but|and|or|with|except|only|not|though|because|which|that)\b)")
+
+
+def anchored_name(low: str) -> frozenset[str]:
+    """The name words of the phrase right after "like" / "loved" / "similar to", up to the clause's end."""
+    m = ANCHOR.search(low)
+    if not m:
+        return frozenset()
+    return frozenset(w for w in tokens(m.group(1)) if w not in _NAME_STOP and (len(w) > 2 or w.isdigit()))
 
 
 def _key(index: CatalogIndex, item_id: str) -> str:

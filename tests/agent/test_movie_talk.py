@@ -214,3 +214,51 @@ def test_something_scarier_after_kids_films_moves_to_horror(agent, liked):
     assert sum(bool(re.search(r"Horror|Thriller", g)) for g in genres) >= len(genres) - 1 >= 2, genres
     answer = agent.reply(session, "is the first one scary?").text
     assert answer.startswith("Yes") and turn.picks[0].item.attributes["genre"] in answer
+
+
+def _year(item) -> int | None:
+    m = re.search(r"\((\d{4})\)\s*$", item.title)
+    return int(m.group(1)) if m else None
+
+
+def test_a_film_named_in_lower_case_after_like_is_an_anchor_not_a_pick(agent):
+    from agent.mentions import ordinary_word
+
+    names = [it for it in agent.index.items if len(plain_title(it.title).split()) == 1
+             and not ordinary_word(plain_title(it.title).lower()) and _year(it)]
+    film = names[0]  # the most mentioned single-word name no dictionary holds ("Superbad")
+    session = agent.new_session()
+    turn = agent.reply(session, f"something like {plain_title(film.title).lower()}")
+    assert turn.picks and film.item_id not in {p.item.item_id for p in turn.picks}
+    assert film.item_id in session.state.liked
+
+
+def test_like_a_film_but_not_so_old_shows_later_films(agent):
+    film = next(it for it in agent.index.items if plain_title(it.title).lower().startswith("the ")
+                and len(plain_title(it.title).split()) == 2 and _year(it) and _year(it) < 2012)
+    turn = agent.reply(agent.new_session(), f"like {plain_title(film.title).lower()} but not so old")
+    years = [_year(p.item) for p in turn.picks]
+    assert turn.picks and all(y is not None and y > _year(film) for y in years), (film.title, years)
+    assert film.item_id not in {p.item.item_id for p in turn.picks}
+
+
+def test_a_romcom_and_good_for_kids_read_as_genres(agent):
+    session = agent.new_session()
+    turn = agent.reply(session, "my girlfriend wants a romcom")
+    genres = [p.item.attributes.get("genre", "") for p in turn.picks]
+    assert len(genres) >= 3 and sum("Romance" in g for g in genres) > len(genres) / 2, genres
+    second = turn.picks[1].item
+    answer = agent.reply(session, "is the second one good for kids?").text
+    family = any(g in second.attributes.get("genre", "") for g in ("Family", "Animation"))
+    assert answer.startswith("Yes") == family and second.attributes["genre"] in answer, answer
+    assert "stars" not in answer and f"the {plain_title(second.title)}" not in answer  # a film's name, no "the"
+
+
+def test_a_film_pick_says_what_it_is_from_its_record(agent):
+    turn = agent.reply(agent.new_session(), "something funny for tonight")
+    assert turn.picks
+    for p in turn.picks:
+        genres = [g.strip() for g in p.item.attributes.get("genre", "").split(",") if g.strip()]
+        assert genres and genres[0] in p.reason, (p.item.title, p.reason)
+        if _year(p.item):
+            assert str(_year(p.item)) in p.reason

@@ -95,7 +95,7 @@ def test_ordinals_and_they_refer_to_the_items_the_colleague_named_in_order(agent
     assert price_text(_item(shop, "summers").price) in turn.text
     assert price_text(_item(shop, "1922").price) not in turn.text
     turn = agent.reply(s, "what one is the most popular one?")  # by customer rating: 4.7 beats 4.6
-    assert turn.act == "compare" and re.search(r"The 1922[^.]* is rated higher", turn.text)
+    assert turn.act == "compare" and re.search(r"(The )?1922[^.]* is rated higher", turn.text)  # a book: no "the"
     turn = agent.reply(s, "which titles are they? I think I read the second one")
     assert "1922" in turn.text and "Billy Summers" in turn.text
 
