@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from agent.answers import NAMES, Asked, asked_about, attribute_of
 from agent.context import Context
+from agent.item_facts import value_of
 from agent.language import language_of
 from agent.listing import COLOURS
 from agent.mentions import named_items
@@ -223,6 +224,12 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         reading.items = items if several else on_screen
         reading.asked = _compare_key(low, reading.items, ctx, critique or superlative)
         return reading
+    if superlative and question and on_screen and not items and EXTREME_ONE.search(low):
+        extreme = _extreme_on_screen(on_screen, *superlative)  # "the cheapest one, does it have noise cancelling?"
+        asked = asked_about(low, [extreme], ctx.vocab) if extreme else None
+        if asked is not None and asked.key is not None and asked.key != superlative[0]:
+            reading.act, reading.items, reading.how, reading.asked = "ask_item", [extreme], "focus", asked
+            return reading
     if superlative and (not items or how == "catalog") and not (
             question and on_screen and not needs and re.search(r"\bwhich\b", low)):
         reading.act, (reading.key, reading.way) = "superlative", superlative
@@ -341,6 +348,17 @@ def _names_attribute(low: str, items: list[Item], session: Session, ctx: Context
     """Whether a message asks about an attribute the items list (not price: "how much is the discount")."""
     asked = asked_about(low, items or on_screen_items(session), ctx.vocab)
     return asked.key is not None and asked.key not in ("price", "brand")
+
+
+EXTREME_ONE = re.compile(r"\bthe (\w+est|most \w+|least \w+|best[- ]rated)( one| pick| pair| model)\b")
+
+
+def _extreme_on_screen(items: list[Item], key: str, way: str) -> Item | None:
+    """The pick on screen that is cheapest / lightest / ... by its record; None when none lists that value."""
+    valued = [(v, i) for i in items if (v := value_of(i, key)) is not None]
+    if not valued:
+        return None
+    return (min if way == "min" else max)(valued, key=lambda vi: vi[0])[1]
 
 
 def _content(update: Update) -> bool:

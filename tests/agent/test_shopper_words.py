@@ -167,3 +167,13 @@ def test_a_hobby_after_a_recipient_is_what_is_wanted(agent, demo_index):
     turn = _shown(agent, session, "no preference")
     assert all("Gardening" in p.item.category_path and p.item.price <= 50 for p in turn.picks), \
         [(p.item.category, p.item.price) for p in turn.picks]
+
+
+def test_the_cheapest_one_with_a_question_is_the_cheapest_pick_on_screen(agent):
+    session = agent.new_session()
+    turn = _shown(agent, session, "wireless headphones, just show me")
+    cheapest = min((p.item for p in turn.picks), key=lambda i: i.price)
+    answer = agent.reply(session, "what about the cheapest one, does it have noise cancelling?")
+    assert answer.act == "answer" and name_of(cheapest) in answer.text, answer.text
+    says_yes = answer.text.startswith("Yes")
+    assert says_yes == (cheapest.attributes.get("noise_cancelling", "").lower() in ("yes", "true")), answer.text
