@@ -82,7 +82,9 @@ CRITIQUES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), key, 
     (r"\b(lighter|less heavy|weighs less)\b", "weight", "down"),
     (r"\b(heavier|sturdier)\b", "weight", "up"),
     (r"\b(bigger|larger|roomier|more room|more space|longer)\b", "size", "up"),
-    (r"\b(smaller|more compact|less bulky|shorter)\b", "size", "down"),
+    (r"\b(smaller|more compact|less bulky|shorter|too (big|large|bulky|long))\b", "size", "down"),
+    (r"\btoo (small|tight|short)\b", "size", "up"),
+    (r"\btoo heavy\b", "weight", "down"),
     (r"\b(more powerful|stronger|more power)\b", "power", "up"),
     (r"\b(longer battery|more battery)\b", "battery", "up"),
     (r"\b(newer|more recent|not (so|too|that) old|less old)\b", "year", "up"),  # where items carry a year
@@ -102,7 +104,9 @@ SUPERLATIVES: tuple[tuple[re.Pattern, str, str], ...] = tuple((re.compile(p), ke
 _FILL = r"^\s*(?:(?:ok|okay|alright|great|cool|perfect|awesome|nice|no|nope|well|lol|haha|oh)\W+)*"  # "ok thanks ..."
 SOCIAL = {
     "bye": re.compile(_FILL + r"(?:(?:thanks|thank you|thx|cheers)\W+)?(bye|goodbye|see you|that'?s all|that is all|"
-                      r"no,? that'?s it|that'?s it|i'?m done|nothing else|no thanks?,? (i'?m|that'?s) (good|fine|all))\b"),
+                      r"no,? that'?s it|that'?s it|i'?m done|nothing else|no thanks?,? (i'?m|that'?s) (good|fine|all)|"
+                      r"(i'?ll|ill|i will|let me) (think about it|think it over|sleep on it|come back|be back|decide later)|"
+                      r"maybe later)\b"),
     "thanks": re.compile(_FILL + r"(thanks|thank you|thx|ty|cheers)\b"),
     "chat": re.compile(r"\b(how are (you|u|ya)|how'?s it going|how (are|r) things|what'?s up|wh?at'?s your name|"
                        r"who are (you|u)|who am i (talking|speaking|chatting) (to|with)|are (you|u) (a |an )?(bot|robot|"
@@ -300,8 +304,9 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if "different" in update.intents:
         reading.act = "different"
         return reading
-    if reading.social == "chat" and not needs and not items and not update.feedback:
-        reading.act = "social"  # "hey how are you today?", "what's your name?": small talk, answered as such
+    if reading.social in ("chat", "bye") and not needs and not items and not update.feedback:
+        # "cool ill think about it, thanks!", "how are you?": what is left after the social words is no request
+        reading.act = "social"
         return reading
     if reading.social and reading.social != "hello" and not needs and not _content(update) and not update.feedback:
         reading.act = "social"  # a greeting alone goes on as a request: the policy's first question is the answer

@@ -27,6 +27,10 @@ STRONG_PRICE = re.compile(r"\b(price|prices|cost|costs|priced|pricing|pricey|exp
 BRAND_WORDS = re.compile(r"\b(brand|who makes|made by|manufacturer|maker)\b")
 # Question words -> attribute keys they usually ask about (the first key the item has wins).
 KEY_HINTS: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = tuple((re.compile(p), keys) for p, keys in (
+    (r"\b(who'?s in|who is in|who are in|who stars|starring|cast|actors?|actress(es)?|who plays)\b", ("stars",)),
+    (r"\b(directed|director|who made)\b", ("director",)),
+    (r"\b(what year|which year|when was it (made|released|out)|release date|from the \d0'?s|how old is|came out|"
+     r"come out)\b", ("year",)),  # a film's year: its record, else its title's "(1999)"
     (r"\b(colou?rs?|finish)\b", ("color", "colour", "finish")),  # before weight: "what colour is this light?"
     (r"\b(made of|made from|materials?|what is it made)\b", ("material", "jar_material", "frame_material")),
     (r"\b(weigh|weighs|weight|heavy|heavier|heaviest|light|lighter|lightest)\b", ("weight",)),
@@ -96,6 +100,9 @@ def _phrase(key: str) -> str:
 def attribute_of(item: Item, key: str) -> str | None:
     """The item's value of an attribute, the key compared without case; None when the record lacks it."""
     lowered = {k.lower(): v for k, v in item.attributes.items()}
+    if key.lower() == "year" and "year" not in lowered:
+        m = re.search(r"\((\d{4})\)\s*$", item.title)  # "Halloween (1978)": the year the title carries
+        return m.group(1) if m else None
     return lowered.get(key.lower())
 
 
@@ -103,6 +110,7 @@ def asked_about(low: str, items: list[Item], vocab: Vocabulary) -> Asked:
     """The attribute (or price, brand) a question asks about, read against the keys the items actually have."""
     words = set(stems(low))
     keys = {k.lower() for item in items for k in item.attributes if k.lower() != "model"}
+    keys |= {"year"} if any(attribute_of(item, "year") for item in items) else set()
     named = [k for k in keys if set(stems(_phrase(k))) <= words]
     if named:
         return Asked(max(named, key=len))
@@ -332,7 +340,12 @@ def _attribute_answer(name: str, key: str, value: str, asked_value: str | None) 
         return f"No, the {name}'s {phrase} is {value}, not {asked_value}."
     if key.lower() == "pages" and value.strip().isdigit():
         return f"The {name} has {value.strip()} pages."
+    if key.lower() in PLURAL_KEYS:
+        return f"The {name}'s {phrase} are {value}."  # "stars are Tom Hanks, Meg Ryan"
     return f"The {name}'s {phrase} is {value}."
+
+
+PLURAL_KEYS = frozenset("stars actors cast authors colors colours materials features genres".split())
 
 
 def compare(items: list[Item], asked: Asked, low: str) -> str:

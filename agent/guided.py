@@ -15,7 +15,7 @@ from agent.answers import answer, compare, name_of
 from agent.context import Context
 from agent.item_facts import has_kind, value_of
 from agent.language import unreadable_reply
-from agent.missing import missing_brand, missing_kind, missing_purpose, not_carried, product_phrase
+from agent.missing import forms, missing_brand, missing_kind, missing_purpose, not_carried, product_phrase
 from agent.policy import PERSON_KEYS, apply_critique, apply_update, constraints_of, should_ask
 from agent.prompts import REFUSAL
 from agent.reasons import price_text
@@ -30,6 +30,7 @@ from retrieval.vocabulary import FUNCTION_WORDS, Preference, category_of_phrase,
 _YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|go ahead|fine|do it|why not)\b", re.I)
 HANDOFF_TEXT = ("I can't answer that here: I only know what the product listings say (prices, specs and "
                 "descriptions), not {topic}. I've marked this for a colleague who can help.")
+TOO = re.compile(r"\btoo (big|large|bulky|long|small|tight|short|heavy|expensive|pricey|much)\b")
 HOW_ARE_YOU = re.compile(r"\b(how are (you|u|ya)|how'?s it going|how (are|r) things|what'?s up)\b", re.I)
 SOCIAL_TEXT = {
     "thanks": "You're welcome! Ask me about any of these, or tell me what else you need.",
@@ -140,7 +141,9 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         beyond = bool(re.search(r"\bthan (those|these|them|all|any of them|the others)\b", text.lower()))
         if not apply_critique(st, reading.key, reading.way, reading.items, on_screen, value_of, beyond):
             notes.append(f"The picks list no {reading.key} to compare, so I kept your other needs.")
-        if len(reading.items) == 1 and (reading.key == "price" or reading.how == "catalog"):
+        if len(reading.items) == 1 and reading.how in ("number", "name") and TOO.search(text.lower()):
+            record_feedback(ctx, session, reading.items[0].item_id, "reject")  # "the 2nd one looks too big"
+        elif len(reading.items) == 1 and (reading.key == "price" or reading.how == "catalog"):
             like = reading.items[0].item_id  # "like #2 but cheaper", "like the matrix but not so old"
     box = ctx.toolbox(session)
     box.strict = reading.act == "critique"
@@ -171,7 +174,8 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         question = box.ask(candidates)
         while should_ask(st, update, question, ctx.settings) and question.attribute in ("use_case", "category"):
             kinds = " ".join(p.value for p in st.preferences if p.attribute == "category")
-            said = _option_said(text, question.options, kinds) or _option_meant(ctx, text, question.options)
+            told = text if topic_change else " ".join([*[t.text for t in session.turns if t.role == "user"][-3:], text])
+            said = _option_said(told, question.options, kinds) or _option_meant(ctx, told, question.options)
             if said is None:
                 break
             apply_update(st, parse_message(said, ctx.vocab, question.options, question.attribute), ctx.vocab)
@@ -232,8 +236,9 @@ def _option_said(text: str, options: list[str], kinds: str = "") -> str | None:
     """The one option of a question whose words the message already used ("she drinks lattes" -> "lattes and
     cappuccinos"), or None when none or several are. Words naming the kind of product asked for ("an espresso
     machine" is no use "straight espresso") do not count."""
-    def words(x: str) -> set[str]:
-        return {stem(t) for t in tokens(x) if len(t) > 3 and t not in FUNCTION_WORDS and t not in LINKING}
+    def words(x: str) -> set[str]:  # with their bases: "i read a lot" answers "reading"
+        return {f for t in tokens(x) if len(t) > 3 and t not in FUNCTION_WORDS and t not in LINKING
+                for f in forms(t) if len(f) > 3}
     said, each = words(text) - words(kinds), [words(o) for o in options]
     own = [w - set().union(*(x for j, x in enumerate(each) if j != i)) for i, w in enumerate(each)]  # "coffee" is
     hits = [o for o, w in zip(options, own) if w & said]  # in two options: only "lattes" tells them apart

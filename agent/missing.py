@@ -38,6 +38,8 @@ def missing_kind(ctx: Context, st: DialogueState, update, asks_new: bool, text: 
     product = product_phrase(text)
     if re.search(r"\b(something|anything|stuff|things?|ideas?|suggestions?)\b", product):
         return None  # "show me something I might need next": open, not a product
+    if re.search(r"\b(got|gets|getting|has|have|had|bought|adopted|owns?|is|was|loves?|likes?)\b", product):
+        return None  # "my sister just got a puppy": a story about someone, not the product asked for
     words = [w for w in re.findall(r"[a-z]+", product) if len(w) > 2 and w not in ("the", "some", "any", "one")]
     if not words:
         return None
@@ -75,16 +77,16 @@ def missing_purpose(ctx: Context, text: str, update) -> str | None:
         word = m.group(1)
         if len(word) < 4 or word in NOT_PRODUCTS or word in NOT_ACTIVITIES:
             continue
-        forms = _forms(word)
-        if not any(f in english_words() for f in forms):
+        bases = forms(word)
+        if not any(f in english_words() for f in bases):
             continue  # a name or a typo, not an activity the shopper can be told we lack
-        if forms & catalog_words(ctx.index):
+        if bases & catalog_words(ctx.index):
             continue
         return word
     return None
 
 
-def _forms(word: str) -> set[str]:
+def forms(word: str) -> set[str]:
     """A word and the bases it may come from: grilling -> grill, hiking -> hike, shopping -> shop, grills -> grill."""
     out = {word, stem(word)}
     if word.endswith("ing") and len(word) > 5:

@@ -262,3 +262,14 @@ def test_a_film_pick_says_what_it_is_from_its_record(agent):
         assert genres and genres[0] in p.reason, (p.item.title, p.reason)
         if _year(p.item):
             assert str(_year(p.item)) in p.reason
+
+
+def test_who_is_in_it_and_what_year_are_answered_from_the_record(agent):
+    session = agent.new_session()
+    turn = agent.reply(session, "scary movies")
+    assert len(turn.picks) >= 3
+    third, second = turn.picks[2].item, turn.picks[1].item
+    stars = agent.reply(session, "who is in the third one?").text
+    assert third.attributes["stars"].split(",")[0] in stars and "doesn't say" not in stars, stars
+    year = agent.reply(session, "is the 2nd one from the 80s?").text
+    assert str(_year(second)) in year and "doesn't say" not in year, year

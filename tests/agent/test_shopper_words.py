@@ -177,3 +177,29 @@ def test_the_cheapest_one_with_a_question_is_the_cheapest_pick_on_screen(agent):
     assert answer.act == "answer" and name_of(cheapest) in answer.text, answer.text
     says_yes = answer.text.startswith("Yes")
     assert says_yes == (cheapest.attributes.get("noise_cancelling", "").lower() in ("yes", "true")), answer.text
+
+
+def test_a_story_about_someone_names_no_missing_product(agent, demo_index):
+    assert not _mentions(demo_index, "puppy") and _mentions(demo_index, "dog")
+    turn = agent.reply(agent.new_session(), "my sister just got a puppy, what should i get her")
+    assert "don't carry" not in turn.text and (turn.picks or turn.question), turn.text
+
+
+def test_two_kinds_in_one_message_are_both_kept_and_a_use_said_in_passing_is_not_asked(agent, demo_index):
+    session = agent.new_session()
+    turn = agent.reply(session, "need a lamp for my desk, i read a lot at night")
+    assert "reading" not in (turn.question or "").lower(), turn.text  # "i read a lot" answered the use question
+    kinds = {p.value for p in session.state.preferences if p.attribute == "category" and p.wanted}
+    assert "Desk Lamps" in kinds, kinds
+    picks = turn.picks or _shown(agent, session, "under 150").picks
+    assert any(p.item.category_path[-1] == "Desk Lamps" for p in picks)
+
+
+def test_too_big_is_a_critique_and_ill_think_about_it_a_goodbye(agent):
+    session = agent.new_session()
+    turn = _shown(agent, session, "a tent for 4 people, just show me")
+    second = turn.picks[1].item
+    smaller = agent.reply(session, "the 2nd one looks too big")
+    assert smaller.picks and second.item_id not in {p.item.item_id for p in smaller.picks}
+    bye = agent.reply(session, "cool ill think about it, thanks!")
+    assert bye.act == "social" and not bye.picks
