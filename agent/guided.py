@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from agent.acts import REQUEST_Q, Reading, read_acts
-from agent.answers import answer, compare, name_of
+from agent.answers import answer, called, compare, name_of
 from agent.context import Context
 from agent.item_facts import has_kind, value_of
 from agent.language import unreadable_reply
@@ -280,9 +280,19 @@ def after_feedback(ctx: Context, session: Session, item_id: str, kind: str) -> T
     st = session.state
     st.pending_question, st.pending_options = "", []
     box = ctx.toolbox(session)
-    picks = reword(ctx, box.recommend(like=item_id if kind == "like" else None), st)
+    on_screen = next((t.picks for t in reversed(session.turns) if t.role == "assistant" and t.picks), [])
     lead = {"like": "Noted that you like it.", "reject": "Got it, not that one.",
             "owned": "Got it, you already have that one."}[kind]
+    if kind != "like" and item_id in {p.item.item_id for p in on_screen}:
+        picks = reword(ctx, box.replace(on_screen, item_id), st)  # the others stay; one new pick in its place
+        new = [p for p in picks if p.item.item_id not in {q.item.item_id for q in on_screen}]
+        if picks:
+            st.focus = []
+            swap = f"In its place: {called(new[0].item)}; the other picks stay." if new else \
+                "That was the last new match; the other picks stay."
+            return Turn("assistant", f"{lead} {swap} Tell me what you like or don't, or ask for something different.",
+                        picks, act="recommend")
+    picks = reword(ctx, box.recommend(like=item_id if kind == "like" else None), st)
     if not picks and box.blocked:
         return _blocked(ctx, st, box, lead + " ")
     st.focus = []

@@ -279,21 +279,34 @@ class ToolBox:
         explore = self.settings.explore if ids is None and not c.categories and not st.query else 0.0
         choices = diversify(self.index, ranked, k, diversity, explore,
                             st.bandit, interest_profile(self.index, self.session) or None, rng)
+        return self.explain([(ch.scored.item, round(ch.scored.score, 4), ch.explore) for ch in choices])
+
+    def explain(self, chosen: list[tuple[Item, float, bool]]) -> list[Pick]:
+        """(item, score, wild card) as picks, each reason true of the item and of the set shown with it."""
+        st = self.session.state
         c = constraints_of(st)
-        picks = []
-        chosen = [ch.scored.item for ch in choices]
+        items = [item for item, _, _ in chosen]
         described = bool(st.query or c.categories or c.must or c.brands or c.max_price is not None)
-        for ch in choices:
-            item = ch.scored.item
-            near = self.nearest_known(item.item_id)
-            reason = template_reason(item, c, near, ch.explore, described)
-            extra = standout(item, [o for o in chosen if o is not item], c.must)
+        picks = []
+        for item, score, explore in chosen:
+            reason = template_reason(item, c, self.nearest_known(item.item_id), explore, described)
+            extra = standout(item, [o for o in items if o is not item], c.must)
             if extra and len(reason) + len(extra) < 290:
                 reason = f"{reason} {extra}"
-            picks.append(Pick(item, round(ch.scored.score, 4), reason, ch.explore))
+            picks.append(Pick(item, score, reason, explore))
         self.seen.update(p.item.item_id for p in picks)
         self.picks = picks
         return picks
+
+    def replace(self, on_screen: list[Pick], gone: str) -> list[Pick]:
+        """The picks on screen with the one rejected (or owned) swapped for the best new one: the others stay,
+        so a budget-minded shopper is not moved to pricier picks by one "not for me"."""
+        banned = set(self.session.state.rejected) | set(self.session.state.owned)
+        kept = [(p.item, p.score, p.explore) for p in on_screen if p.item.item_id not in banned]
+        fresh = [(p.item, p.score, p.explore) for p in self.recommend() if p.item.item_id not in
+                 {i.item_id for i, _, _ in kept}]
+        where = next((n for n, p in enumerate(on_screen) if p.item.item_id == gone), len(kept))
+        return self.explain(kept[:where] + fresh[:1] + kept[where:])
 
     def show(self, items: list[Item]) -> list[Pick]:
         """The items the shopper named (by title, author or model number) as picks, with reasons."""

@@ -203,3 +203,13 @@ def test_too_big_is_a_critique_and_ill_think_about_it_a_goodbye(agent):
     assert smaller.picks and second.item_id not in {p.item.item_id for p in smaller.picks}
     bye = agent.reply(session, "cool ill think about it, thanks!")
     assert bye.act == "social" and not bye.picks
+
+
+def test_not_for_me_swaps_that_pick_and_keeps_the_others(agent):
+    session = agent.new_session()
+    turn = _shown(agent, session, "a coffee maker, not too pricey, just show me")
+    before = [p.item.item_id for p in turn.picks]
+    after = agent.reply(session, "the first one is not for me")
+    now = [p.item.item_id for p in after.picks]
+    assert before[0] not in now and set(before[1:]) <= set(now), (before, now)
+    assert len(set(now) - set(before)) == 1 and "In its place" in after.text
