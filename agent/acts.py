@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from agent.answers import NAMES, Asked, asked_about, attribute_of
 from agent.context import Context
-from agent.item_facts import value_of
+from agent.item_facts import NUMERIC_KEYS, value_of
 from agent.language import language_of
 from agent.listing import COLOURS
 from agent.mentions import named_items
@@ -108,7 +108,7 @@ SOCIAL = {
                       r"(i'?ll|ill|i will|let me) (think about it|think it over|sleep on it|come back|be back|decide later)|"
                       r"maybe later)\b"),
     "thanks": re.compile(_FILL + r"(thanks|thank you|thx|ty|cheers)\b"),
-    "chat": re.compile(r"\b(how are (you|u|ya)|how'?s it going|how (are|r) things|what'?s up|wh?at'?s your name|"
+    "chat": re.compile(r"\b(how (are|r) (you|u|ya)|how'?s it going|how (are|r) things|what'?s up|wh?at'?s your name|"
                        r"who are (you|u)|who am i (talking|speaking|chatting) (to|with)|are (you|u) (a |an )?(bot|robot|"
                        r"human|real|person|ai|machine)|what are (you|u)\W*$)"),
     "hello": re.compile(r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|greetings)\b"),
@@ -156,8 +156,9 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         options, pending = [], ""
     update = parse_message(text, ctx.vocab, options, pending)
     reading = Reading(update, act_scores=scores or {})
-    reading.nothing_shown = bool(points) and not st.shown and (not st.pending_question or bool(COMPARE.search(
-        text.lower()) or re.search(r"\bdiff", text.lower())))  # "whats the diffrence between the first two?"
+    reading.nothing_shown = bool(points) and not st.shown and (
+        not st.pending_question or st.pending_question.startswith("relax:") or bool(COMPARE.search(
+            text.lower()) or re.search(r"\bdiff", text.lower())))  # "whats the diffrence between the first two?"
     # while a question waits is no answer to it
     if code:
         reading.act, reading.language = "unreadable", code
@@ -228,10 +229,12 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
         reading.items = items if several else on_screen
         reading.asked = _compare_key(low, reading.items, ctx, critique or superlative)
         return reading
-    if superlative and question and on_screen and not items and EXTREME_ONE.search(low):
+    if superlative and question and on_screen and not items and EXTREME_ONE.search(low) and not re.search(
+            r"\b(you|u) (have|got|sell|carry)\b", low):  # "the biggest one you have" asks the catalog
         extreme = _extreme_on_screen(on_screen, *superlative)  # "the cheapest one, does it have noise cancelling?"
         asked = asked_about(low, [extreme], ctx.vocab) if extreme else None
-        if asked is not None and asked.key is not None and asked.key != superlative[0]:
+        if asked is not None and asked.key is not None and asked.key not in (
+                superlative[0], *NUMERIC_KEYS.get(superlative[0], ())):  # a question of its own, not its size
             reading.act, reading.items, reading.how, reading.asked = "ask_item", [extreme], "focus", asked
             return reading
     if superlative and (not items or how == "catalog") and not (

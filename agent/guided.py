@@ -31,7 +31,7 @@ _YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please|go ahead|fine|do it|wh
 HANDOFF_TEXT = ("I can't answer that here: I only know what the product listings say (prices, specs and "
                 "descriptions), not {topic}. I've marked this for a colleague who can help.")
 TOO = re.compile(r"\btoo (big|large|bulky|long|small|tight|short|heavy|expensive|pricey|much)\b")
-HOW_ARE_YOU = re.compile(r"\b(how are (you|u|ya)|how'?s it going|how (are|r) things|what'?s up)\b", re.I)
+HOW_ARE_YOU = re.compile(r"\b(how (are|r) (you|u|ya)|how'?s it going|how (are|r) things|what'?s up)\b", re.I)
 SOCIAL_TEXT = {
     "thanks": "You're welcome! Ask me about any of these, or tell me what else you need.",
     "bye": "Happy shopping! Come back any time.",
@@ -86,7 +86,7 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
         return _social(ctx, session, reading, text)  # before any picks, "hi" / "ok" go on to the policy's question
     if reading.act == "off_topic":
         return Turn("assistant", prefix + redirect(ctx), act="refuse" if prefix else "social")
-    if pending.startswith("relax:") and (_YES.search(text) or update.intents & {"show_now"}):
+    if pending.startswith("relax:") and (_YES.search(text) or update.intents & {"show_now"} or reading.nothing_shown):
         kind = pending[6:]  # the shopper agreed to drop the constraint that left nothing, or to see them again
         if kind == "seen":
             update.intents.add("see_again")
@@ -112,6 +112,9 @@ def guided_turn(ctx: Context, session: Session, text: str) -> Turn:
             record_feedback(ctx, session, item.item_id, "like")
     if reading.act in ("critique", "superlative"):
         update.preferences = [p for p in update.preferences if p.attribute != "price_band"]
+    if reading.act == "critique" and reading.how == "name":  # "the Torqwell TW-4500 Drill Driver is too heavy":
+        update.preferences = [p for p in update.preferences if p.attribute in ("max_price", "min_price")]
+        update.query = ""  # its title words are no new needs (no Impact Drivers for "Driver")
     if reading.act == "request" and not like and not [p for p in update.preferences
                                                       if p.attribute == "category" and p.wanted]:
         current = [p.value for p in st.preferences if p.attribute == "category" and p.wanted]

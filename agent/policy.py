@@ -124,13 +124,10 @@ def apply_update(state: DialogueState, update: Update, vocab: Vocabulary | None 
     if vocab is not None and any(p.attribute == "category" and p.wanted for p in update.preferences):
         state.preferences = [p for p in state.preferences if not (p.attribute.startswith("attr:") and p.wanted
                                                                   and not _applies(p, cats, vocab))]
-    earlier = list(state.preferences)
     for new in update.preferences:
         if vocab is not None and cats and new.attribute.startswith("attr:") and not _applies(new, cats, vocab):
             continue  # "a 4.0 Ah battery" names no power source for drills: the value belongs to other products
-        # a need replaces an older one, never one said in the same message ("a lamp for my desk, i read at night")
-        state.preferences = [p for p in state.preferences if not (_replaces(new, p) and (
-            p in earlier or p.attribute != "category"))]
+        state.preferences = [p for p in state.preferences if not _replaces(new, p)]
         state.preferences.append(new)
     if update.query:
         words = f"{state.query} {update.query}".split()

@@ -42,8 +42,9 @@ def template_reason(item: Item, c: Constraints, similar_to: tuple[str, str] | No
     missed = [(k, v) for k, v in c.must.items() if not _meets(attrs, k, v)]
     first: list[str] = []
     if matched:
-        first.append(" and ".join(f"with {v}" if k.lower() in PERSON_KEYS else _phrase(k, v)
-                                  for k, v in c.must.items() if k in matched))
+        said = sorted((k for k in c.must if k in matched), key=lambda k: k.lower() == "use_case")  # "good for" last
+        first.append(" and ".join(f"with {c.must[k]}" if k.lower() in PERSON_KEYS else f"good for {c.must[k]}" if
+                                  k.lower() == "use_case" else _phrase(k, c.must[k]) for k in said))
     levels = {lvl.lower(): lvl for lvl in item.category_path}
     cats = [levels[x.lower()] for x in c.categories if x.lower() in levels]
     if cats and not matched:

@@ -114,12 +114,13 @@ def normalise(text: str, speller: Speller | None = None) -> str:
 
 # Words for how a story feels -> the genres that mean it ("something scarier" asks for horror; "is it scary?" asks
 # whether it is horror or a thriller). The first genre is the one asked for.
+AUDIENCE = ("kids", "kid", "children", "child", "family", "toddler", "toddlers")
 MOOD_GENRES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("scary", "scarier", "scariest", "frightening", "terrifying"), ("horror", "thriller")),
     **dict.fromkeys(("creepy", "creepier", "spooky", "spookier"), ("horror",)),
     **dict.fromkeys(("funny", "funnier", "funniest", "hilarious", "silly"), ("comedy",)),
     **dict.fromkeys(("romcom", "romcoms", "rom-com", "rom-coms"), ("romance", "comedy")),
-    **dict.fromkeys(("kids", "kid", "children", "child", "family", "toddler", "toddlers"), ("family", "animation")),
+    **dict.fromkeys(AUDIENCE, ("family", "animation")),
     "romantic": ("romance",), "animated": ("animation",), "cartoon": ("animation",),
     "suspenseful": ("thriller", "mystery"),
 }
@@ -131,6 +132,9 @@ def _moods(low: str, vocab: Vocabulary, update: Update) -> None:
         return
     levels = {k.lower(): k for k in vocab.levels}
     for word in re.findall(r"[a-z]+", low):
+        if word in AUDIENCE:
+            continue  # "with my kids" says who watches, which a model that reads words weighs itself; "is it good
+            # for kids?" is still answered from the genres (agent/answers.py)
         genre = MOOD_GENRES.get(word, ("",))[0]
         if genre in levels:
             update.preferences.append(Preference("category", levels[genre]))
@@ -302,6 +306,8 @@ def _parse_vocabulary(low: str, vocab: Vocabulary, update: Update) -> None:
     if cats:
         best = max(cats.values())
         top = [lvl for lvl, sc in cats.items() if sc == best]
+        said = set(stems(low))  # "a lamp for my desk": of Desk Lamps and Floor Lamps, the one every word of is said
+        top = [lvl for lvl in top if vocab.levels[lvl] <= said] or top
         if len(top) <= 3:  # an ambiguous word ("sanding" in ten levels) stays a search word
             update.preferences += [Preference("category", lvl) for lvl in sorted(top)]
 

@@ -185,14 +185,14 @@ def test_a_story_about_someone_names_no_missing_product(agent, demo_index):
     assert "don't carry" not in turn.text and (turn.picks or turn.question), turn.text
 
 
-def test_two_kinds_in_one_message_are_both_kept_and_a_use_said_in_passing_is_not_asked(agent, demo_index):
+def test_a_lamp_for_my_desk_is_a_desk_lamp_and_a_use_said_in_passing_is_not_asked(agent, demo_index):
     session = agent.new_session()
     turn = agent.reply(session, "need a lamp for my desk, i read a lot at night")
     assert "reading" not in (turn.question or "").lower(), turn.text  # "i read a lot" answered the use question
     kinds = {p.value for p in session.state.preferences if p.attribute == "category" and p.wanted}
-    assert "Desk Lamps" in kinds, kinds
+    assert kinds == {"Desk Lamps"}, kinds  # not Floor Lamps, which share "lamp"
     picks = turn.picks or _shown(agent, session, "under 150").picks
-    assert any(p.item.category_path[-1] == "Desk Lamps" for p in picks)
+    assert all(p.item.category_path[-1] == "Desk Lamps" for p in picks)
 
 
 def test_too_big_is_a_critique_and_ill_think_about_it_a_goodbye(agent):
