@@ -307,7 +307,8 @@ def read_acts(ctx: Context, session: Session, text: str, scores: dict[str, float
     if "different" in update.intents:
         reading.act = "different"
         return reading
-    if reading.social in ("chat", "bye") and not needs and not items and not update.feedback:
+    if reading.social in ("chat", "bye") and not needs and not update.feedback and (
+            not items or (reading.social == "bye" and not question)):  # "i'll think about it" names no pick
         # "cool ill think about it, thanks!", "how are you?": what is left after the social words is no request
         reading.act = "social"
         return reading

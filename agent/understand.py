@@ -114,6 +114,8 @@ def normalise(text: str, speller: Speller | None = None) -> str:
 
 # Words for how a story feels -> the genres that mean it ("something scarier" asks for horror; "is it scary?" asks
 # whether it is horror or a thriller). The first genre is the one asked for.
+MOVED_INTO = re.compile(r"\b(just |recently )?(moved|moving|moves|relocated) (in)?to (a |an |the |his |her |their |my |"
+                        r"our |your )?(new |small |big |tiny |first |own )*\w+")
 AUDIENCE = ("kids", "kid", "children", "child", "family", "toddler", "toddlers")
 MOOD_GENRES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("scary", "scarier", "scariest", "frightening", "terrifying"), ("horror", "thriller")),
@@ -150,6 +152,7 @@ def parse_message(text: str, vocab: Vocabulary, options: list[str] | None = None
     """
     update = Update()
     low = " ".join(text.lower().split())
+    low = MOVED_INTO.sub(" ", low)  # "my brother moved into a new flat": a home, not a flat-burr grinder
     for pattern, canonical in _UNIT_WORDS:
         low = pattern.sub(canonical, low)
     for name, pattern in _INTENT_RE.items():

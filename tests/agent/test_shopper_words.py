@@ -213,3 +213,13 @@ def test_not_for_me_swaps_that_pick_and_keeps_the_others(agent):
     now = [p.item.item_id for p in after.picks]
     assert before[0] not in now and set(before[1:]) <= set(now), (before, now)
     assert len(set(now) - set(before)) == 1 and "In its place" in after.text
+
+
+def test_a_new_flat_is_a_home_and_ill_think_about_it_a_goodbye(agent, demo_index):
+    assert any(v.lower() == "flat" for i in demo_index.items for v in i.attributes.values())  # a burr type
+    session = agent.new_session()
+    agent.reply(session, "hi! my brother just moved into a new flat, need a gift, not too pricey")
+    assert not any(p.value.lower() == "flat" for p in session.state.preferences), session.state.preferences
+    _shown(agent, session, "a coffee grinder, just show me")
+    bye = agent.reply(session, "ok ill think about it, thanks")
+    assert bye.act == "social" and not bye.picks, bye.text
