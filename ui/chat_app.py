@@ -211,8 +211,10 @@ class ChatApp:
             gr.Warning(f"That message has {len(text)} characters; please keep it under "
                        f"{self.settings.max_message_chars}.")
             return self.nothing()
-        self.turns.submit(sid, text.strip(), lambda: self._reply(sid, text, owner))
+        job = self.turns.submit(sid, text.strip(), lambda: self._reply(sid, text, owner))
         out = self.view(session)
+        if job is not None and job.done.is_set():  # answered while this view was drawn (a loaded box): show the
+            out = self.view(self.session(sid, owner))  # answer, not the conversation as it was before the message
         out[self.parts.box] = gr.Textbox(value="", interactive=True)
         return out
 

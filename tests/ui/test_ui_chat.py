@@ -134,8 +134,9 @@ def test_handlers_and_sessions_belong_to_the_browser(tmp_path: Path, small_index
     sid = view[p.sid]
     assert app.submit("   ", sid, alice) == app.nothing()  # an empty send changes nothing
     shown = app.submit("a cordless drill under $100", sid, alice)
-    assert shown[p.chat][-2:] == [{"role": "user", "content": "a cordless drill under $100"},
-                                  {"role": "assistant", "content": "One moment…"}]  # at once, answered later
+    assert shown[p.chat][-2] == {"role": "user", "content": "a cordless drill under $100"}  # shown at once,
+    assert shown[p.chat][-1]["role"] == "assistant" and shown[p.chat][-1]["content"]  # answered later (or, on a
+    # loaded machine, already: the reply thread may finish before the view is drawn)
     done = app.wait(sid, [], alice)
     assert done[p.chat][-2]["content"] == "a cordless drill under $100"
     assert "One moment" not in done[p.chat][-1]["content"]
