@@ -15,7 +15,8 @@ from agent.answers import answer, called, compare, name_of
 from agent.context import Context
 from agent.item_facts import has_kind, value_of
 from agent.language import unreadable_reply
-from agent.missing import forms, missing_brand, missing_kind, missing_purpose, not_carried, product_phrase
+from agent.missing import (forms, missing_brand, missing_kind, missing_purpose, not_carried, product_phrase,
+                           title_stems_by_level)
 from agent.policy import PERSON_KEYS, apply_critique, apply_update, constraints_of, should_ask
 from agent.prompts import REFUSAL
 from agent.reasons import price_text
@@ -216,11 +217,9 @@ def _another_kind(ctx: Context, phrase: str, level: str, current: list[str]) -> 
     words = re.findall(r"[a-z]+", phrase.lower())
     if not words or len(words[-1]) < 3 or words[-1] in ("one", "ones", "thing", "things", "kind", "type"):
         return False
-    head = stem(words[-1])
-    def in_titles(levels: list[str]) -> bool:
-        return any(head in {stem(w) for w in re.findall(r"[a-z]+", i.title.lower())}
-                   for i in ctx.index.items if set(i.category_path) & set(levels))
-    return level not in current and in_titles([level]) and not in_titles(current)
+    head, titles = stem(words[-1]), title_stems_by_level(ctx.index)
+    return level not in current and head in titles.get(level, ()) and not any(
+        head in titles.get(c, ()) for c in current)
 
 
 def _likes_elsewhere(ctx: Context, st: DialogueState, update) -> bool:

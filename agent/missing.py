@@ -95,15 +95,9 @@ def forms(word: str) -> set[str]:
     return out
 
 
-@lru_cache(maxsize=8)
 def catalog_words(index) -> frozenset[str]:
     """Every word (and its singular) of the catalog's item texts, descriptions included."""
-    words = set()
-    for item in index.items:
-        for w in re.findall(r"[a-z]+", item.text().lower()):
-            words.add(w)
-            words.add(stem(w))
-    return frozenset(words)
+    return _words(index, descriptions=True)
 
 
 def missing_brand(ctx: Context, text: str, update) -> str | None:
@@ -141,15 +135,31 @@ def product_phrase(text: str) -> str:
                     r"without|but|and|so|because|like|you|size|instead|please|then|too)\b", clause)[0].strip()
 
 
-@lru_cache(maxsize=8)
 def product_words(index) -> frozenset[str]:
     """Every word (and its singular) of the catalog's titles, categories and attribute values."""
+    return _words(index, descriptions=False)
+
+
+@lru_cache(maxsize=16)
+def _words(index, descriptions: bool) -> frozenset[str]:
     words = set()
     for item in index.items:
-        for w in re.findall(r"[a-z]+", f"{item.title} {item.category} {' '.join(item.attributes.values())}".lower()):
+        text = item.text() if descriptions else f"{item.title} {item.category} {' '.join(item.attributes.values())}"
+        for w in re.findall(r"[a-z]+", text.lower()):
             words.add(w)
             words.add(stem(w))
     return frozenset(words)
+
+
+@lru_cache(maxsize=8)
+def title_stems_by_level(index) -> dict[str, frozenset[str]]:
+    """Each category level -> the stemmed words of its items' titles (computed once per catalog)."""
+    out: dict[str, set[str]] = {}
+    for item in index.items:
+        title = {stem(w) for w in re.findall(r"[a-z]+", item.title.lower())}
+        for level in item.category_path:
+            out.setdefault(level, set()).update(title)
+    return {level: frozenset(words) for level, words in out.items()}
 
 
 def not_carried(ctx: Context, session: Session, box: ToolBox, phrase: str, prefix: str, about: str = "") -> Turn:
